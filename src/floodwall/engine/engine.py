@@ -1,0 +1,729 @@
+"""The engine: events in, verdicts and action orders out. No I/O of its own: ports do that.
+
+The same code runs a replay (virtual clock, simulated platform) and the service (wall clock).
+It sees only events; the simulator's ground truth never reaches it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Protocol
+
+import cel
+import numpy as np
+
+from floodwall.clock import Clock
+from floodwall.content.bank import BankSet, HashBank
+from floodwall.content.pdq import hash_frames
+from floodwall.coordination.clusters import ContentClusters
+from floodwall.coordination.rings import RingDetector
+from floodwall.engine.policy import Policy, Rule
+from floodwall.engine.signals import (
+    NEVER,
+    STREAM_SIGNALS,
+    PhoneRanges,
+    WindowCounter,
+    network_block,
+    phone_block,
+    risk_score,
+)
+from floodwall.engine.state import Account, Stream
+from floodwall.events import (
+    AccountRegistered,
+    ActionOrder,
+    ApiCall,
+    ChatPosted,
+    Event,
+    FrameSampled,
+    Login,
+    ProfileChanged,
+    ReportFiled,
+    ReviewDecided,
+    StreamEnded,
+    StreamStarted,
+    Verdict,
+    ViewerCount,
+)
+from floodwall.review.queue import ReviewQueue
+
+QUALITY_MIN = 50  # PDQ hashes of quality 49 or less are discarded (Meta's guidance)
+DAY = 86_400.0
+CHAT_WINDOW = 300.0
+RESTRICTED_PREFIXES = ("/internal/", "/admin/", "/whitelist/")
+
+
+class FrameClassifier(Protocol):
+    """Classifier port: a violation score in [0, 1] per frame."""
+
+    name: str
+
+    def score(self, frames: Sequence[FrameSampled], pixels: np.ndarray) -> np.ndarray: ...
+
+
+class TextClassifier(Protocol):
+    """Chat and title classifier port: a diversion score in [0, 1] per line."""
+
+    name: str
+    threshold: float
+
+    def score(self, text: str) -> float: ...
+
+    def score_many(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class Enforcer(Protocol):
+    def apply(self, orders: Sequence[ActionOrder]) -> None: ...
+
+
+class Store(Protocol):
+    def record(self, verdicts: Sequence[Verdict], orders: Sequence[ActionOrder]) -> None: ...
+
+
+_REF = re.compile(r"\b(account|stream|incident)\.([a-z_]+)")
+
+
+class Engine:
+    """Keeps per-entity state, runs the policy on changes, and sends actions through its ports."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        clock: Clock,
+        enforcer: Enforcer,
+        store: Store | None = None,
+        review: ReviewQueue | None = None,
+        classifier: FrameClassifier | None = None,
+        chat: TextClassifier | None = None,
+        banks: BankSet | None = None,
+        phone_ranges: PhoneRanges | None = None,
+    ) -> None:
+        self.policy = policy
+        self.settings = policy.engine
+        self.clock = clock
+        self.enforcer = enforcer
+        self.store = store
+        self.review = review or ReviewQueue(policy.engine.review if policy.engine.review == "fifo" else "case")
+        self.classifier = classifier if policy.engine.classifier else None
+        self.chat = chat if policy.engine.chat else None
+        self.banks = banks if banks is not None else BankSet()
+        names = {b.name for b in self.banks.banks}
+        for name, kind in (("confirmed", "block"), ("reviewed", "block"), ("honest", "allow")):
+            if name not in names:
+                self.banks.add_bank(HashBank(name, kind=kind))
+        self.phones = phone_ranges or PhoneRanges()
+        self.clusters = ContentClusters() if policy.engine.clusters else None
+        self.rings = RingDetector() if policy.engine.rings else None
+        self.accounts: dict[str, Account] = {}
+        self.streams: dict[str, Stream] = {}
+        self.device_accounts: dict[str, set[str]] = defaultdict(set)
+        self.net_accounts: dict[str, set[str]] = defaultdict(set)
+        self.block_accounts: dict[str, set[str]] = defaultdict(set)
+        self.device_regs = WindowCounter(3600)
+        self.block_regs = WindowCounter(3600)
+        self.net_regs = WindowCounter(600)
+        self.net_golives = WindowCounter(600)
+        self.api_seen: dict[str, set[str]] = defaultdict(set)
+        self.report_counts = WindowCounter(600)
+        self.reputation: dict[str, float] = {}
+        self.confirmed_clusters: set[str] = set()
+        self.incident_level = 0
+        self.events = 0
+        self.frames = 0
+        self.frames_hashed = 0
+        self.reports_received = 0
+        self.reports_accepted = 0
+        self.verdicts = 0
+        self.shadow_hits: dict[str, int] = defaultdict(int)
+        self.actions_by_kind: dict[str, int] = defaultdict(int)
+        self._vseq = 0
+        self._sent: set[str] = set()
+        self._refs = {r.name: sorted(set(_REF.findall(r.when))) for r in policy.rules}
+        self._handlers = {
+            AccountRegistered: self._on_registered,
+            Login: self._on_login,
+            ProfileChanged: self._on_profile,
+            StreamStarted: self._on_started,
+            StreamEnded: self._on_ended,
+            ChatPosted: self._on_chat,
+            ViewerCount: self._on_viewers,
+            ReportFiled: self._on_report,
+            ApiCall: self._on_api,
+            ReviewDecided: self._on_review,
+        }
+
+    # ---- the loop -------------------------------------------------------------------------
+
+    def handle(self, events: Sequence[Event]) -> list[ActionOrder]:
+        """Process one batch of events; returns the action orders sent for it."""
+        now = self.clock.now()
+        self._now = now
+        self._dirty: set[str] = set()
+        self._dirty_accounts: set[str] = set()
+        self._verdicts: list[Verdict] = []
+        self._orders: list[ActionOrder] = []
+        frames: list[FrameSampled] = []
+        self._chats: list[ChatPosted] = []
+        handlers = self._handlers
+        for ev in events:
+            self.events += 1
+            if type(ev) is FrameSampled:
+                frames.append(ev)
+            else:
+                handlers[type(ev)](ev)
+        if self._chats:
+            self._on_chats(self._chats)
+        if frames:
+            self._on_frames(frames)
+        for sid in sorted(self._dirty):
+            self._evaluate_stream(self.streams[sid])
+        for aid in sorted(self._dirty_accounts - {self.streams[s].account for s in self._dirty if s in self.streams}):
+            self._evaluate_account(self.accounts[aid])
+        if self._orders:
+            self.enforcer.apply(self._orders)
+        if self.store is not None and (self._verdicts or self._orders):
+            self.store.record(self._verdicts, self._orders)
+        return self._orders
+
+    # ---- accounts -------------------------------------------------------------------------
+
+    def _account(self, aid: str) -> Account:
+        acc = self.accounts.get(aid)
+        if acc is None:
+            acc = self.accounts[aid] = Account(id=aid)
+        return acc
+
+    def _on_registered(self, ev: AccountRegistered) -> None:
+        acc = self._account(ev.account)
+        acc.created = ev.ts
+        acc.phone = ev.phone
+        acc.phone_virtual = self.phones.is_virtual(ev.phone)
+        acc.block = phone_block(ev.phone)
+        net = network_block(ev.ip)
+        acc.devices.add(ev.device)
+        acc.nets.add(net)
+        acc.device, acc.net = ev.device, net
+        self.device_accounts[ev.device].add(acc.id)
+        self.net_accounts[net].add(acc.id)
+        self.block_accounts[acc.block].add(acc.id)
+        if ev.ts > self._now - 3600:  # a live registration, not a backfilled one
+            self.device_regs.add(ev.device, ev.ts)
+            self.block_regs.add(acc.block, ev.ts)
+            self.net_regs.add(net, ev.ts)
+            if self.rings is not None:
+                self._ring_news(self.rings.on_registration(acc.id, acc.block, ev.ts))
+                self._ring_news(self.rings.on_device(acc.id, ev.device, ev.ts))
+
+    def _on_login(self, ev: Login) -> None:
+        acc = self._account(ev.account)
+        if not ev.ok:
+            return
+        net = network_block(ev.ip)
+        if acc.devices and ev.device not in acc.devices and net not in acc.nets:
+            acc.new_device_login = ev.ts
+        if ev.credential_change:
+            acc.credential_change = ev.ts
+        acc.devices.add(ev.device)
+        acc.nets.add(net)
+        acc.device, acc.net = ev.device, net
+        self.device_accounts[ev.device].add(acc.id)
+        self.net_accounts[net].add(acc.id)
+        if self.rings is not None and ev.ts > self._now - 3600 and not self._trusted(acc):
+            self._ring_news(self.rings.on_device(acc.id, ev.device, ev.ts))
+
+    def _on_profile(self, ev: ProfileChanged) -> None:
+        acc = self._account(ev.account)
+        if ev.avatar is not None:
+            acc.has_avatar = ev.avatar
+        if ev.title is not None:
+            acc.title = ev.title
+
+    def _on_api(self, ev: ApiCall) -> None:
+        restricted = ev.endpoint.startswith(RESTRICTED_PREFIXES) or ev.scope.startswith("whitelist")
+        key = f"{ev.endpoint}|{ev.scope}"
+        seen = self.api_seen[ev.principal]
+        if restricted and key not in seen and ev.ts > self._now - 3600:
+            acc = self._account(ev.account or ev.principal)
+            # First-ever use by a principal with a history of calls is the tell; a new integration's
+            # very first call is not.
+            if seen:
+                acc.restricted_api_new = True
+                self._mark_account(acc)
+        seen.add(key)
+
+    def _trusted(self, acc: Account) -> bool:
+        age = self._now - acc.created if acc.created is not None else 10 * 365 * DAY
+        hijack = self._hijack_signs(acc) > 0
+        return age >= 30 * DAY and acc.has_avatar and acc.takedowns == 0 and not hijack and not acc.frozen
+
+    def _hijack_signs(self, acc: Account) -> int:
+        n = 0
+        if acc.new_device_login is not None and self._now - acc.new_device_login < 7 * DAY:
+            n += 1
+            if acc.credential_change is not None and acc.credential_change >= acc.new_device_login:
+                n += 1
+            if acc.golive_after_hijack:
+                n += 1
+        return n
+
+    def account_signals(self, acc: Account) -> dict[str, object]:
+        """Every account signal, computed now."""
+        now = self._now
+        age = now - acc.created if acc.created is not None else 10 * 365 * DAY
+        net_ids = self.net_accounts.get(acc.net, ())
+        n_net = len(net_ids)
+        fresh = 0
+        if 0 < n_net <= 2000:  # carrier NAT blocks hold many thousands: their fresh share is noise
+            accs = self.accounts
+            for a in net_ids:
+                c = accs[a].created
+                if c is not None and now - c < DAY:
+                    fresh += 1
+        ring = self.rings.ring_of(acc.id) if self.rings is not None else None
+        s = {
+            "age_s": age,
+            "has_avatar": acc.has_avatar,
+            "has_title": bool(acc.title),
+            "phone_virtual": acc.phone_virtual,
+            "phone_block_accounts": len(self.block_accounts.get(acc.block, ())),
+            "phone_block_regs_1h": self.block_regs.count(acc.block, now),
+            "device_accounts": len(self.device_accounts.get(acc.device, ())),
+            "device_regs_1h": self.device_regs.count(acc.device, now),
+            "net_accounts": n_net,
+            "net_fresh_share": fresh / n_net if n_net and n_net <= 2000 else 0.0,
+            "net_regs_10m": self.net_regs.count(acc.net, now),
+            "net_golives_10m": self.net_golives.count(acc.net, now),
+            "new_device_login_s": now - acc.new_device_login if acc.new_device_login is not None else NEVER,
+            "credential_change_s": now - acc.credential_change if acc.credential_change is not None else NEVER,
+            "hijack_signs": self._hijack_signs(acc),
+            "restricted_api_new": acc.restricted_api_new,
+            "clean_streams": acc.clean_streams,
+            "takedowns": acc.takedowns,
+            "trusted": self._trusted(acc),
+            "risk": 0.0,
+            "in_ring": ring is not None,
+            "ring_size": len(ring.members) if ring else 0,
+            "ring_confirmed": bool(ring and ring.confirmed),
+            "frozen": acc.frozen,
+        }
+        s["risk"] = risk_score(s)
+        return s
+
+    # ---- streams --------------------------------------------------------------------------
+
+    def _on_started(self, ev: StreamStarted) -> None:
+        acc = self._account(ev.account)
+        net = network_block(ev.ip)
+        if acc.new_device_login is not None and ev.ts - acc.new_device_login < DAY:
+            acc.golive_after_hijack = True
+        acc.device, acc.net = ev.device, net
+        acc.devices.add(ev.device)
+        self.device_accounts[ev.device].add(acc.id)
+        self.net_accounts[net].add(acc.id)
+        self.net_golives.add(net, ev.ts)
+        st = Stream(id=ev.stream, account=acc.id, started=ev.ts, title=ev.title,
+                    sample_every=self.settings.sample_every)
+        if self.chat is not None and ev.title:
+            st.title_diversion = self.chat.score(ev.title)
+        self.streams[st.id] = st
+        acc.live.add(st.id)
+        self._dirty.add(st.id)
+
+    def _on_ended(self, ev: StreamEnded) -> None:
+        st = self.streams.get(ev.stream)
+        if st is None or st.ended is not None:
+            return
+        st.ended = ev.ts
+        acc = self._account(st.account)
+        acc.live.discard(st.id)
+        if not st.enforced:
+            acc.clean_streams += 1
+        self._dirty.discard(st.id)
+
+    def _on_viewers(self, ev: ViewerCount) -> None:
+        st = self.streams.get(ev.stream)
+        if st is not None:
+            st.viewers = ev.viewers
+            if st.case is not None:
+                item = self.review.items[st.case]
+                if item.status == "open":
+                    self.review.reprioritise(item.id, self._harm(st))
+
+    def _on_chat(self, ev: ChatPosted) -> None:
+        st = self.streams.get(ev.stream)
+        if self.chat is not None and st is not None and st.live:
+            self._chats.append(ev)
+
+    def _on_chats(self, chats: list[ChatPosted]) -> None:
+        scores = self.chat.score_many([c.text for c in chats]).tolist()  # type: ignore[union-attr]
+        for ev, score in zip(chats, scores):
+            if score >= self.chat.threshold:  # type: ignore[union-attr]
+                st = self.streams[ev.stream]
+                st.chat_hits.append(ev.ts)
+                st.chat_max = max(st.chat_max, score)
+                self._dirty.add(st.id)
+
+    def _on_report(self, ev: ReportFiled) -> None:
+        self.reports_received += 1
+        st = self.streams.get(ev.stream)
+        if self.settings.reports == "queue":
+            self.reports_accepted += 1
+            self.review.push_report(ev.stream, ev.reporter, self._now, ev.reason)
+            return
+        self.reports_accepted += 1  # every report is counted; only its weight can be zero
+        if st is None or not st.live or ev.reporter in st.reporters:
+            return
+        st.reporters.add(ev.reporter)
+        # Rate-limit per reporter: past 20 reports in 10 minutes a reporter's reports weigh nothing.
+        if self.report_counts.add(ev.reporter, ev.ts) > 20:
+            return
+        st.report_weight += self._reporter_weight(ev.reporter)
+        if st.report_weight >= self.settings.report_review_threshold:
+            self._dirty.add(st.id)
+
+    def _reporter_weight(self, reporter: str) -> float:
+        rep = self.reputation.get(reporter)
+        if rep is not None:
+            return rep
+        acc = self.accounts.get(reporter)
+        if acc is None or acc.created is None:
+            return 1.0
+        age = self._now - acc.created
+        # Fresh accounts reporting is what a report-flooding ring looks like: they count for little.
+        return 1.0 if age >= 7 * DAY else (0.2 if age >= DAY else 0.02)
+
+    def stream_signals(self, st: Stream) -> dict[str, object]:
+        """Every stream signal, computed now."""
+        now = self._now
+        while st.chat_hits and st.chat_hits[0] <= now - CHAT_WINDOW:
+            st.chat_hits.popleft()
+        s = {
+            "age_s": now - st.started,
+            "frames": st.frames,
+            "sample_every": st.sample_every,
+            "classifier": max(st.scores) if st.scores else 0.0,
+            "classifier_hits": sum(1 for x in st.scores if x >= 0.5),
+            "classifier_model": st.classifier_model,
+            "bank_match": st.bank_match,
+            "bank": st.bank,
+            "bank_distance": st.bank_distance,
+            "allow_match": st.allow_match,
+            "cluster_rooms": 1,
+            "cluster_accounts": 1,
+            "cluster_risky_share": 0.0,
+            "cluster_trusted_share": 0.0,
+            "cluster_confirmed": False,
+            "chat_diversion": len(st.chat_hits),
+            "chat_max": st.chat_max,
+            "title_diversion": st.title_diversion,
+            "reports": len(st.reporters),
+            "report_weight": st.report_weight,
+            "viewers": st.viewers,
+            "limited": st.limited,
+            "reviewed_benign": st.reviewed_benign,
+        }
+        if self.clusters is not None:
+            root = self.clusters.root(st.id)
+            rooms = self.clusters.members.get(root)
+            if rooms:
+                live = [self.streams[r] for r in rooms if r in self.streams and self.streams[r].live]
+                accounts = {x.account for x in live} | {st.account}
+                risky = trusted = 0
+                for a in accounts:
+                    sig = self._account_cache.get(a) or self.account_signals(self.accounts[a])
+                    self._account_cache[a] = sig
+                    risky += sig["risk"] >= 3  # type: ignore[operator]
+                    trusted += bool(sig["trusted"])
+                s["cluster_rooms"] = max(1, len(live))
+                s["cluster_accounts"] = len(accounts)
+                s["cluster_risky_share"] = risky / len(accounts)
+                s["cluster_trusted_share"] = trusted / len(accounts)
+                s["cluster_confirmed"] = root in self.confirmed_clusters
+        return s
+
+    # ---- content --------------------------------------------------------------------------
+
+    def _on_frames(self, frames: list[FrameSampled]) -> None:
+        self.frames += len(frames)
+        for f in frames:
+            st = self.streams.get(f.stream)
+            if st is not None:
+                st.frames += 1
+        if not self.settings.content:
+            return
+        # Every frame is hashed, also one whose room ended in this batch: its hash is evidence too.
+        by_size: dict[tuple[int, int], list[FrameSampled]] = defaultdict(list)
+        for f in frames:
+            by_size[(f.height, f.width)].append(f)
+        for (h, w), group in by_size.items():
+            self.frames_hashed += len(group)
+            pixels = np.frombuffer(b"".join(f.pixels for f in group), dtype=np.uint8).reshape(len(group), h, w, 3)
+            hashes, quality, mirrored = hash_frames(pixels, with_mirror=True)
+            live = np.fromiter((f.stream in self.streams and self.streams[f.stream].live for f in group),
+                               dtype=bool, count=len(group))
+            if not live.any():
+                continue
+            if not live.all():
+                idx = np.flatnonzero(live)
+                group = [group[i] for i in idx]
+                pixels, hashes, quality, mirrored = pixels[idx], hashes[idx], quality[idx], mirrored[idx]
+            scores = self.classifier.score(group, pixels) if self.classifier is not None else None
+            self._content(group, hashes, mirrored, quality, scores)
+
+    def _content(self, group, hashes, mirrored, quality, scores) -> None:
+        n = len(group)
+        good = quality >= QUALITY_MIN
+        m = self.banks.match(np.concatenate([hashes, mirrored]))
+        # A frame matches if it or its mirror image does; lists, not numpy scalars, in the loop.
+        allowed = (m.allowed[:n] | m.allowed[n:]).tolist()
+        hit = (m.matched[:n] | m.matched[n:]) & ~(m.allowed[:n] | m.allowed[n:])
+        hit_idx = set(np.flatnonzero(hit & good).tolist())
+        dist = np.where(m.matched[:n] & ((m.distance[:n] <= m.distance[n:]) | ~m.matched[n:]), m.distance[:n], m.distance[n:])
+        side = np.where(m.matched[:n] & ((m.distance[:n] <= m.distance[n:]) | ~m.matched[n:]), 0, n)
+        good_l = good.tolist()
+        score_l = scores.tolist() if scores is not None else None
+        streams = self.streams
+        for i, f in enumerate(group):
+            st = streams[f.stream]
+            notable = st.frames == 1
+            if score_l is not None:
+                sc = score_l[i]
+                notable |= sc >= 0.3 or bool(st.scores and max(st.scores) >= 0.3)
+                st.scores.append(sc)
+                st.classifier_model = self.classifier.name  # type: ignore[union-attr]
+            if good_l[i]:
+                st.hashes.append(hashes[i])
+                if allowed[i]:
+                    st.allow_match = True
+                if i in hit_idx:
+                    d = int(dist[i])
+                    if not st.bank_match or d < st.bank_distance:
+                        st.bank_match, st.bank, st.bank_distance = True, m.bank_name(i + int(side[i])), d
+                    notable = True
+            if notable:
+                self._dirty.add(st.id)
+        if self.clusters is not None and good.any():
+            idx = np.flatnonzero(good)
+            streams = [group[i].stream for i in idx]
+            before = {s: self.clusters.root(s) for s in set(streams)}
+            changed = self.clusters.observe(streams, hashes[idx], mirrored[idx], self._now)
+            for root in sorted(changed):
+                rooms = sorted(self.clusters.members.get(root, ()))
+                live_rooms = [r for r in rooms if r in self.streams and self.streams[r].live]
+                self._dirty.update(live_rooms)
+                if root not in self.confirmed_clusters and any(
+                    before.get(r, r) in self.confirmed_clusters for r in rooms
+                ):
+                    self.confirmed_clusters.add(root)
+                if self.rings is not None:
+                    self._link_cluster_accounts(live_rooms)
+
+    def _link_cluster_accounts(self, rooms: list[str]) -> None:
+        untrusted = [self.streams[r].account for r in rooms]
+        untrusted = [a for a in dict.fromkeys(untrusted) if not self._trusted(self.accounts[a])]
+        for a, b in zip(untrusted, untrusted[1:]):
+            self._ring_news(self.rings.on_content(a, b, self._now))  # type: ignore[union-attr]
+
+    def _ring_news(self, accounts: set[str]) -> None:
+        for aid in sorted(accounts):
+            acc = self.accounts.get(aid)
+            if acc is None:
+                continue
+            self._dirty.update(s for s in acc.live)
+            self._dirty_accounts.add(aid)
+
+    def _mark_account(self, acc: Account) -> None:
+        self._dirty_accounts.add(acc.id)
+        self._dirty.update(acc.live)
+
+    # ---- policy ---------------------------------------------------------------------------
+
+    def _evaluate_stream(self, st: Stream) -> None:
+        if not st.live:
+            return
+        self._account_cache: dict[str, dict] = {}
+        acc = self.accounts[st.account]
+        a = self.account_signals(acc)
+        self._account_cache[acc.id] = a
+        s = self.stream_signals(st)
+        self._decide("stream", st.id, acc, st, {"account": a, "stream": s, "incident": {"level": self.incident_level}})
+
+    def _evaluate_account(self, acc: Account) -> None:
+        if acc.frozen:
+            return
+        self._account_cache = {}
+        a = self.account_signals(acc)
+        s = dict(STREAM_SIGNALS)
+        self._decide("account", acc.id, acc, None, {"account": a, "stream": s, "incident": {"level": self.incident_level}})
+
+    def _decide(self, subject: str, key: str, acc: Account, st: Stream | None, ctx: dict) -> None:
+        fired, shadow = self.policy.evaluate(cel.Context(ctx))
+        if st is not None:
+            outcome = (tuple(r.name for r in fired), tuple(r.name for r in shadow))
+            if outcome == st.last_eval_key:
+                return  # same rules as last time: already decided and on record
+            st.last_eval_key = outcome
+        for r in shadow:
+            self.shadow_hits[r.name] += 1
+        self._vseq += 1
+        vid = f"{self.policy.name}-v{self._vseq}"
+        main = fired[0].action if fired else "allow"
+        evidence = self._evidence(fired or shadow, ctx)
+        sample_every = min((r.sample_every for r in fired if r.action == "sample" and r.sample_every), default=None)
+        v = Verdict(
+            id=vid, ts=self._now, subject=subject, key=key, action=main,  # type: ignore[arg-type]
+            rules=[r.name for r in fired], evidence=evidence, shadow=not fired and bool(shadow),
+            policy=self.policy.name, shadow_rules=[r.name for r in shadow], sample_every=sample_every,
+        )
+        self.verdicts += 1
+        self._verdicts.append(v)
+        for action in dict.fromkeys(r.action for r in fired):
+            self._act(action, v, acc, st, [r for r in fired if r.action == action])
+
+    def _evidence(self, rules: list[Rule], ctx: dict) -> dict[str, object]:
+        ev: dict[str, object] = {}
+        for r in rules:
+            for ns, name in self._refs.get(r.name, ()):
+                ev[f"{ns}.{name}"] = ctx[ns].get(name)
+        return ev
+
+    def _order(self, action: str, subject: str, target: str, v: Verdict, reason: str,
+               sample_every: float | None = None, once: bool = True) -> None:
+        key = f"{action}:{subject}:{target}" + ("" if once else f":{sample_every}")
+        if key in self._sent:
+            return
+        self._sent.add(key)
+        self.actions_by_kind[action] += 1
+        self._orders.append(ActionOrder(key=key, ts=self._now, action=action, subject=subject,  # type: ignore[arg-type]
+                                        target=target, verdict=v.id, reason=reason, sample_every=sample_every))
+
+    def _act(self, action: str, v: Verdict, acc: Account, st: Stream | None, rules: list[Rule]) -> None:
+        reason = ", ".join(r.name for r in rules)
+        if action == "takedown" and st is not None:
+            self._takedown(st, v, reason, confirm=any(r.confirm for r in rules))
+        elif action == "freeze":
+            if not acc.frozen:
+                acc.frozen = True
+                self._order("freeze", "account", acc.id, v, reason)
+                for sid in list(acc.live):
+                    self._takedown(self.streams[sid], v, reason, confirm=False)
+        elif action == "notify":
+            if not acc.notified:
+                acc.notified = True
+                self._order("notify", "account", acc.id, v, reason)
+        elif action == "limit" and st is not None and not st.limited:
+            st.limited = True
+            st.enforced = True
+            self._order("limit", "stream", st.id, v, reason)
+        elif action == "sample" and st is not None and v.sample_every and v.sample_every != st.sample_every:
+            st.sample_every = v.sample_every
+            self._order("sample", "stream", st.id, v, reason, sample_every=v.sample_every, once=False)
+        elif action == "review" and st is not None:
+            self._open_case(st, v, reason)
+
+    def _takedown(self, st: Stream, v: Verdict, reason: str, confirm: bool) -> None:
+        if st.taken_down or not st.live:
+            return
+        st.taken_down = st.enforced = True
+        acc = self.accounts[st.account]
+        acc.takedowns += 1
+        self._order("takedown", "stream", st.id, v, reason)
+        if confirm:
+            self._confirm_content(st, "confirmed", v.id)
+
+    def _confirm_content(self, st: Stream, bank: str, source: str) -> None:
+        """Bank a stream's frames and mark its cluster and ring: one decision acts everywhere."""
+        if self.settings.confirm_banks and self.settings.content:
+            h = st.recent_hashes()
+            if len(h):
+                self.banks[bank].add(h, source=source, added_at=self._now)
+        if self.clusters is not None:
+            root = self.clusters.root(st.id)
+            self.confirmed_clusters.add(root)
+            for r in self.clusters.members.get(root, ()):
+                if r in self.streams and self.streams[r].live:
+                    self._dirty.add(r)
+        if self.rings is not None:
+            ring = self.rings.ring_of(st.account)
+            if ring is not None and not ring.confirmed:
+                self.rings.confirm(st.account, source)
+                for aid in sorted(ring.members):
+                    self._mark_account(self.accounts[aid])
+
+    def _harm(self, st: Stream) -> float:
+        """Expected harm of leaving a stream up: probability x viewers x expected time left."""
+        p = max(max(st.scores) if st.scores else 0.0, min(1.0, st.report_weight / 10.0), 0.2)
+        return p * max(st.viewers, 1) * 600.0
+
+    def _open_case(self, st: Stream, v: Verdict, reason: str) -> None:
+        if st.reviewed_benign:
+            return
+        if self.clusters is not None and len(self.clusters.rooms(st.id)) > 1:
+            kind, key = "cluster", self.clusters.root(st.id)
+            rooms = {r for r in self.clusters.rooms(st.id) if self.streams[r].live}
+        else:
+            kind, key, rooms = "stream", st.id, {st.id}
+        item, created = self.review.open_case(kind, key, rooms, self._now, self._harm(st),
+                                              {"rules": v.rules, **v.evidence})
+        st.case = item.id
+        if created:
+            self._order("review", "stream", st.id, v, reason)
+
+    def _on_review(self, ev: ReviewDecided) -> None:
+        item = self.review.items.get(ev.item)
+        if item is None or item.status == "decided":
+            return
+        self.review.close(item.id, self._now, ev.violating, ev.reviewer)
+        rooms = set(item.streams)
+        if item.kind == "cluster" and self.clusters is not None:
+            rooms |= self.clusters.rooms(item.key)
+        self._vseq += 1
+        v = Verdict(id=f"{self.policy.name}-v{self._vseq}", ts=self._now, subject="stream", key=item.key,
+                    action="takedown" if ev.violating else "allow", rules=[f"review:{ev.reviewer}"],
+                    evidence={"item": item.id, "note": ev.note, "rooms": len(rooms)}, policy=self.policy.name)
+        self._verdicts.append(v)
+        for sid in sorted(rooms):
+            st = self.streams.get(sid)
+            if st is None:
+                continue
+            if ev.violating:
+                if st.live:
+                    self._takedown(st, v, f"review {item.id}", confirm=False)
+                if self.settings.review == "case":
+                    self._confirm_content(st, "reviewed", v.id)
+            else:
+                st.reviewed_benign = True
+        if not ev.violating and item.kind == "cluster" and self.settings.content:
+            # One allow entry stops the same honest content from flooding reviewers again.
+            for sid in rooms:
+                st = self.streams.get(sid)
+                if st is not None and len(st.hashes):
+                    self.banks["honest"].add(st.recent_hashes()[-1:], source=v.id, added_at=self._now)
+                    break
+        for reporter in self._reporters_of(rooms):
+            old = self.reputation.get(reporter, 1.0)
+            self.reputation[reporter] = min(3.0, old * 1.2) if ev.violating else max(0.05, old * 0.5)
+
+    def _reporters_of(self, rooms: set[str]) -> set[str]:
+        out: set[str] = set()
+        for sid in rooms:
+            st = self.streams.get(sid)
+            if st is not None:
+                out |= st.reporters
+        return out
+
+    # ---- summaries ------------------------------------------------------------------------
+
+    def pause_all(self, reason: str) -> None:
+        """Baseline response: the platform switches off all live streaming (an order, audited)."""
+        self._vseq += 1
+        v = Verdict(id=f"{self.policy.name}-v{self._vseq}", ts=self.clock.now(), subject="stream", key="*",
+                    action="takedown", rules=[reason], policy=self.policy.name)
+        order = ActionOrder(key=f"pause_all:{self.clock.now()}", ts=self.clock.now(), action="takedown",
+                            subject="stream", target="*", verdict=v.id, reason=reason)
+        self.enforcer.apply([order])
+        if self.store is not None:
+            self.store.record([v], [order])
+

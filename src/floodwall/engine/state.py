@@ -1,0 +1,77 @@
+"""Per-entity state the engine keeps: accounts and streams, and the shared indexes over them."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(slots=True)
+class Account:
+    """What the engine knows of one account."""
+
+    id: str
+    created: float | None = None  # None: never registered in what we saw (treated as aged)
+    phone: str = ""
+    phone_virtual: bool = False
+    block: str = ""
+    devices: set[str] = field(default_factory=set)
+    nets: set[str] = field(default_factory=set)
+    device: str = ""  # latest
+    net: str = ""  # latest
+    has_avatar: bool = False
+    title: str = ""
+    new_device_login: float | None = None
+    credential_change: float | None = None
+    golive_after_hijack: bool = False
+    restricted_api_new: bool = False
+    clean_streams: int = 0
+    takedowns: int = 0
+    frozen: bool = False
+    notified: bool = False
+    live: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Stream:
+    """What the engine knows of one live stream."""
+
+    id: str
+    account: str
+    started: float
+    title: str = ""
+    ended: float | None = None
+    enforced: bool = False
+    taken_down: bool = False
+    limited: bool = False
+    sample_every: float = 10.0
+    frames: int = 0
+    scores: deque = field(default_factory=lambda: deque(maxlen=3))
+    classifier_model: str = ""
+    bank_match: bool = False
+    bank: str = ""
+    bank_distance: int = 256
+    allow_match: bool = False
+    hashes: deque = field(default_factory=lambda: deque(maxlen=24))  # recent good-quality hashes
+    chat_hits: deque = field(default_factory=deque)
+    chat_max: float = 0.0
+    title_diversion: float = 0.0
+    reporters: set[str] = field(default_factory=set)
+    report_weight: float = 0.0
+    viewers: int = 0
+    case: str | None = None
+    reviewed_benign: bool = False
+    last_eval_key: tuple | None = None  # the rules that fired last time (None: never evaluated)
+
+    @property
+    def live(self) -> bool:
+        """Still broadcasting."""
+        return self.ended is None
+
+    def recent_hashes(self) -> np.ndarray:
+        """The stream's recent good-quality frame hashes, (n, 4) uint64."""
+        if not self.hashes:
+            return np.zeros((0, 4), dtype=np.uint64)
+        return np.stack(list(self.hashes))

@@ -1,0 +1,269 @@
+"""Event, verdict and action types: declared once here and passed through everywhere.
+
+Events are immutable facts a platform sends (or the simulator plays): each has an ``id`` unique
+to the event, a time ``ts`` in seconds since the Unix epoch, and an entity key (account or
+stream). Their JSON form is tagged by ``type`` and versioned by ``v``. Decoding validates and
+raises :class:`EventError` naming the field; :class:`DeadLetters` keeps what failed, with why.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Literal, Union
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+ACTIONS = ("allow", "sample", "limit", "review", "notify", "takedown", "freeze")
+Action = Literal["allow", "sample", "limit", "review", "notify", "takedown", "freeze"]
+# Severity decides which action wins when several rules fire on one subject.
+SEVERITY = {name: rank for rank, name in enumerate(ACTIONS)}
+
+
+class EventBase(msgspec.Struct, frozen=True, tag_field="type", kw_only=True):
+    """Fields every event has."""
+
+    id: str
+    ts: float
+    v: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("`id` must not be empty")
+        if not math.isfinite(self.ts) or self.ts < 0:
+            raise ValueError("`ts` must be a finite, non-negative number of seconds")
+        if self.v != SCHEMA_VERSION:
+            raise ValueError(f"`v` {self.v} is not a supported schema version ({SCHEMA_VERSION})")
+
+
+class AccountRegistered(EventBase, frozen=True, tag="account_registered"):
+    """An account was created."""
+
+    account: str
+    phone: str
+    device: str
+    ip: str
+    user_agent: str = ""
+
+
+class Login(EventBase, frozen=True, tag="login"):
+    """A login attempt; ``credential_change`` names what the session changed, if anything."""
+
+    account: str
+    device: str
+    ip: str
+    ok: bool = True
+    credential_change: Literal["password", "phone", "email"] | None = None
+
+
+class ProfileChanged(EventBase, frozen=True, tag="profile_changed"):
+    """An account's avatar or display title changed (None: unchanged)."""
+
+    account: str
+    avatar: bool | None = None
+    title: str | None = None
+
+
+class StreamStarted(EventBase, frozen=True, tag="stream_started"):
+    """An account asked to go live (the go-live gate answers this one)."""
+
+    stream: str
+    account: str
+    device: str
+    ip: str
+    title: str = ""
+
+
+class StreamEnded(EventBase, frozen=True, tag="stream_ended"):
+    """A stream stopped, on its own or by the platform."""
+
+    stream: str
+    account: str
+    reason: str = "ended"
+
+
+class FrameSampled(EventBase, frozen=True, tag="frame_sampled"):
+    """A downscaled keyframe of a live stream: raw RGB bytes, row-major, ``height*width*3``."""
+
+    stream: str
+    account: str
+    width: int
+    height: int
+    pixels: bytes
+
+    def __post_init__(self) -> None:
+        EventBase.__post_init__(self)
+        if not (8 <= self.width <= 4096 and 8 <= self.height <= 4096):
+            raise ValueError("`width` and `height` must be between 8 and 4096")
+        if len(self.pixels) != self.width * self.height * 3:
+            raise ValueError(
+                f"`pixels` has {len(self.pixels)} bytes; width*height*3 = {self.width * self.height * 3}"
+            )
+
+
+class ChatPosted(EventBase, frozen=True, tag="chat_posted"):
+    """A chat line in a stream's room (``account`` is the poster)."""
+
+    stream: str
+    account: str
+    text: str
+
+
+class ViewerCount(EventBase, frozen=True, tag="viewer_count"):
+    """How many people watch a stream right now."""
+
+    stream: str
+    viewers: int
+
+    def __post_init__(self) -> None:
+        EventBase.__post_init__(self)
+        if self.viewers < 0:
+            raise ValueError("`viewers` must be >= 0")
+
+
+class ReportFiled(EventBase, frozen=True, tag="report_filed"):
+    """A user reported a stream."""
+
+    stream: str
+    reporter: str
+    reason: str = "other"
+
+
+class ApiCall(EventBase, frozen=True, tag="api_call"):
+    """A call to the platform's API by a principal (account or integration key)."""
+
+    principal: str
+    endpoint: str
+    scope: str = ""
+    account: str | None = None
+
+
+class ReviewDecided(EventBase, frozen=True, tag="review_decided"):
+    """Feedback: a human reviewer decided a review item (it acts on everything the item covers)."""
+
+    item: str
+    reviewer: str
+    violating: bool
+    note: str = ""
+
+
+Event = Union[
+    AccountRegistered,
+    Login,
+    ProfileChanged,
+    StreamStarted,
+    StreamEnded,
+    FrameSampled,
+    ChatPosted,
+    ViewerCount,
+    ReportFiled,
+    ApiCall,
+    ReviewDecided,
+]
+EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
+
+
+class Verdict(msgspec.Struct, kw_only=True):
+    """What the policy decided about one subject, and why."""
+
+    id: str
+    ts: float
+    subject: Literal["stream", "account", "ring", "cluster"]
+    key: str
+    action: Action
+    rules: list[str]
+    evidence: dict[str, object] = {}
+    shadow: bool = False
+    policy: str = ""
+    shadow_rules: list[str] = []
+    sample_every: float | None = None
+
+
+class ActionOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """One instruction to the platform, keyed so that sending it twice does nothing twice."""
+
+    key: str
+    ts: float
+    action: Action
+    subject: Literal["stream", "account"]
+    target: str
+    verdict: str
+    reason: str = ""
+    sample_every: float | None = None
+
+
+class EventError(ValueError):
+    """A raw event failed validation; ``field`` names the offending field ("" if the whole record)."""
+
+    def __init__(self, field: str, reason: str, raw: bytes | str = b""):
+        super().__init__(f"{field or 'event'}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+        self.raw = raw
+
+
+_PATH = re.compile(r"at `\$\.?([^`]*)`")
+_decoder = msgspec.json.Decoder(Event)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_event(raw: bytes | str) -> Event:
+    """Decode and validate one JSON event, raising EventError naming the bad field."""
+    try:
+        return _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        msg = str(exc)
+        m = _PATH.search(msg)
+        field = m.group(1) if m else ""
+        if not field:
+            # __post_init__ errors name the field in backticks: "`pixels` has ..."
+            m2 = re.match(r"`([^`]+)`", msg)
+            field = m2.group(1) if m2 else ""
+        reason = _PATH.sub("", msg).rstrip(" -")
+        if "Object missing required field" in msg:
+            m3 = re.search(r"required field `([^`]+)`", msg)
+            field = m3.group(1) if m3 else field
+        if "Invalid value" in msg and field == "type":
+            reason = f"unknown event type; expected one of {', '.join(sorted(t.__struct_config__.tag for t in EVENT_TYPES))}"
+        raise EventError(field, reason, raw) from None
+    except msgspec.DecodeError as exc:
+        raise EventError("", f"not valid JSON: {exc}", raw) from None
+
+
+def encode_event(event: Event) -> bytes:
+    """JSON bytes of one event (the inverse of decode_event)."""
+    return _encoder.encode(event)
+
+
+def event_type(event: Event) -> str:
+    """The tag of an event, e.g. ``"frame_sampled"``."""
+    return event.__struct_config__.tag  # type: ignore[return-value]
+
+
+class DeadLetter(msgspec.Struct, frozen=True):
+    """An event that failed validation, kept with the reason."""
+
+    raw: str
+    field: str
+    reason: str
+    line: int | None = None
+
+
+class DeadLetters:
+    """Malformed input kept with its reason: nothing is dropped silently."""
+
+    def __init__(self) -> None:
+        self.items: list[DeadLetter] = []
+
+    def add(self, err: EventError, line: int | None = None) -> None:
+        """Keep a failed record and why it failed."""
+        raw = err.raw.decode("utf-8", "replace") if isinstance(err.raw, bytes) else err.raw
+        self.items.append(DeadLetter(raw=raw[:10_000], field=err.field, reason=err.reason, line=line))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)

@@ -1,0 +1,118 @@
+"""The review queue: one item per report (the baseline) or one harm-ranked case per stream or cluster."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ReviewItem:
+    """A unit of human work: what it covers and why it is here."""
+
+    id: str
+    kind: str  # "report", "stream" or "cluster"
+    key: str  # the stream or cluster it is about
+    streams: set[str]
+    created: float
+    priority: float = 0.0
+    evidence: dict = field(default_factory=dict)
+    status: str = "open"  # open -> taken -> decided
+    decided_at: float | None = None
+    violating: bool | None = None
+    reviewer: str = ""
+
+
+class ReviewQueue:
+    """FIFO ("fifo") or highest expected harm first ("case"); counts what it was given."""
+
+    def __init__(self, mode: str = "case") -> None:
+        if mode not in ("fifo", "case"):
+            raise ValueError(f"review mode must be 'fifo' or 'case', not {mode!r}")
+        self.mode = mode
+        self.items: dict[str, ReviewItem] = {}
+        self._fifo: deque[str] = deque()
+        self._heap: list[tuple[float, int, str]] = []
+        self._by_key: dict[str, str] = {}
+        self._seq = itertools.count()
+        self.created = 0
+        self.depth = 0
+        self.max_depth = 0
+
+    def _new(self, kind: str, key: str, streams: set[str], now: float, priority: float, evidence: dict) -> ReviewItem:
+        self.created += 1
+        item = ReviewItem(id=f"rv-{self.created}", kind=kind, key=key, streams=streams, created=now,
+                          priority=priority, evidence=evidence)
+        self.items[item.id] = item
+        self.depth += 1
+        self.max_depth = max(self.max_depth, self.depth)
+        return item
+
+    def push_report(self, stream: str, reporter: str, now: float, reason: str = "") -> ReviewItem:
+        """The baseline's way: every report is its own item, first in first out."""
+        item = self._new("report", stream, {stream}, now, 0.0, {"reporter": reporter, "reason": reason})
+        self._fifo.append(item.id)
+        return item
+
+    def open_case(self, kind: str, key: str, streams: set[str], now: float, priority: float,
+                  evidence: dict) -> tuple[ReviewItem, bool]:
+        """Open a case for key, or update the open one; returns (item, created)."""
+        existing = self._by_key.get(key)
+        if existing is not None and self.items[existing].status == "open":
+            item = self.items[existing]
+            item.streams |= streams
+            item.evidence.update(evidence)
+            self.reprioritise(item.id, max(priority, item.priority))
+            return item, False
+        item = self._new(kind, key, set(streams), now, priority, dict(evidence))
+        self._by_key[key] = item.id
+        if self.mode == "fifo":
+            self._fifo.append(item.id)
+        else:
+            heapq.heappush(self._heap, (-priority, next(self._seq), item.id))
+        return item, True
+
+    def reprioritise(self, item_id: str, priority: float) -> None:
+        """Change an open case's expected harm (stale heap entries are skipped on pop)."""
+        item = self.items[item_id]
+        if item.status != "open" or priority == item.priority:
+            return
+        item.priority = priority
+        if self.mode == "case":
+            heapq.heappush(self._heap, (-priority, next(self._seq), item_id))
+
+    def pop(self) -> ReviewItem | None:
+        """Take the next item for a reviewer."""
+        while self._fifo:
+            item = self.items[self._fifo.popleft()]
+            if item.status == "open":
+                return self._take(item)
+        while self._heap:
+            neg, _, iid = heapq.heappop(self._heap)
+            item = self.items[iid]
+            if item.status == "open" and -neg == item.priority:
+                return self._take(item)
+        return None
+
+    def _take(self, item: ReviewItem) -> ReviewItem:
+        item.status = "taken"
+        return item
+
+    def close(self, item_id: str, now: float, violating: bool | None, reviewer: str = "") -> ReviewItem:
+        """Record a decision (None: closed without one, e.g. nothing left to act on)."""
+        item = self.items[item_id]
+        if item.status == "decided":
+            return item
+        item.status = "decided"
+        item.decided_at = now
+        item.violating = violating
+        item.reviewer = reviewer
+        self.depth -= 1
+        return item
+
+    def open_items(self) -> list[ReviewItem]:
+        """Items not yet decided, best first."""
+        live = [i for i in self.items.values() if i.status != "decided"]
+        return sorted(live, key=lambda i: (-i.priority, i.created))

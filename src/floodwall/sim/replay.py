@@ -1,0 +1,196 @@
+"""Replays: a scenario played against several policies on the same plan, and backtests of recorded events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from floodwall.adapters.enforcer import RecordingEnforcer
+from floodwall.adapters.eventlog import InProcessLog, read_jsonl, write_jsonl
+from floodwall.adapters.store import SqlStore
+from floodwall.clock import VirtualClock
+from floodwall.engine.engine import Engine
+from floodwall.engine.policy import Policy, load_policy
+from floodwall.engine.signals import PhoneRanges
+from floodwall.events import DeadLetters, Event, FrameSampled, StreamStarted
+from floodwall.sim.classifier import DeclaredClassifier
+from floodwall.sim.platform import SimPlatform
+from floodwall.sim.reviewers import ReviewerPool
+from floodwall.sim.scenario import Scenario
+from floodwall.sim.score import percentiles, score
+
+TICK = 1.0  # seconds of virtual time per engine batch
+
+
+def chat_classifier():
+    """The shipped chat and title classifier (None if it cannot be built)."""
+    from floodwall.content.chat import default_classifier
+
+    return default_classifier()
+
+
+def run_policy(
+    scenario: Scenario,
+    policy: Policy,
+    *,
+    seed: int,
+    scale: float,
+    store_url: str = "sqlite://",
+    phone_ranges: PhoneRanges | None = None,
+    record: Callable[[list[Event]], None] | None = None,
+    progress: bool = True,
+    keep: dict | None = None,
+) -> dict:
+    """Play the scenario's plan against one policy and score the outcome (``keep`` gets the live objects)."""
+    wall0 = time.perf_counter()
+    platform = SimPlatform(scenario, seed=seed, scale=scale)
+    clock = VirtualClock(platform.t0)
+    store = SqlStore(store_url, run=f"{scenario.name}/{policy.name}/seed{seed}")
+    classifier = DeclaredClassifier(lambda fid: fid in platform.violating_frames, scenario.classifier.tpr,
+                                    scenario.classifier.fpr, seed)
+    engine = Engine(policy, clock=clock, enforcer=platform, store=store, classifier=classifier,
+                    chat=chat_classifier() if policy.engine.chat else None, phone_ranges=phone_ranges)
+    reviewers = ReviewerPool(
+        scenario.reviewers, max(1, round(scenario.reviewers.count * scale)), engine.review,
+        is_attack=platform.truth.is_attack_stream,
+        is_live=lambda s: s in platform.streams and platform.streams[s].ended is None, seed=seed,
+    )
+    log = InProcessLog()
+    backfill = platform.initial_events()
+    if record:
+        record(backfill)
+    log.append(backfill)
+    engine.handle(log.take())
+    schedule = sorted(policy.scheduled, key=lambda s: s.at)
+    t = platform.t0
+    steps = int((platform.t_end - platform.t0) / TICK)
+    bar = tqdm(total=steps // 60, desc=f"{policy.name:>10}", unit="min", disable=not progress, leave=False)
+    for k in range(steps):
+        events = platform.tick(t, TICK)
+        events.extend(reviewers.step(t, t + TICK))
+        if record:
+            record(events)
+        log.append(events)
+        clock.advance_to(t + TICK)
+        engine.handle(log.take())
+        while schedule and schedule[0].at < t + TICK:
+            s = schedule.pop(0)
+            platform.pause_all(clock.now(), clock.now() + s.minutes * 60)
+            engine.pause_all(f"scheduled {s.action} for {s.minutes:g} min")
+        t += TICK
+        if k % 60 == 59:
+            bar.update(1)
+    bar.close()
+    # Close what is still live at the window's end (not a takedown).
+    tail = []
+    for sid in sorted(platform.live):
+        platform._end(platform.streams[sid], platform.t_end, "window_end", tail)
+    if keep is not None:
+        keep.update(platform=platform, engine=engine, store=store, reviewers=reviewers)
+    return score(platform, engine, reviewers, time.perf_counter() - wall0)
+
+
+def run_replay(
+    scenario: Scenario,
+    policies: Iterable[str],
+    *,
+    seed: int,
+    scale: float,
+    store_url: str = "sqlite://",
+    phone_ranges: PhoneRanges | None = None,
+    progress: bool = True,
+) -> dict:
+    """Run every policy on the same plan; the report's JSON."""
+    report = {"scenario": scenario.name, "seed": seed, "scale": scale, "policies": {}}
+    for name in policies:
+        policy = load_policy(name)
+        report["policies"][policy.name] = run_policy(
+            scenario, policy, seed=seed, scale=scale, store_url=store_url, phone_ranges=phone_ranges, progress=progress
+        )
+    return report
+
+
+def record_events(scenario: Scenario, policy: str, *, seed: int, scale: float, path: str | Path,
+                  progress: bool = True) -> int:
+    """Write the events a platform sent during a replay (the engine's view, no truth) to JSON Lines."""
+    buf: list[Event] = []
+    run_policy(scenario, load_policy(policy), seed=seed, scale=scale, record=buf.extend, progress=progress)
+    return write_jsonl(path, buf)
+
+
+def backtest(
+    events_path: str | Path,
+    policy_names: Iterable[str],
+    *,
+    labels_path: str | Path | None = None,
+    store_url: str = "sqlite://",
+    progress: bool = True,
+) -> dict:
+    """Run policies over a platform's own recorded events; truth-based figures only with labels."""
+    labels = _read_labels(labels_path) if labels_path else None
+    report: dict = {"events_file": str(events_path), "policies": {}}
+    for name in policy_names:
+        policy = load_policy(name)
+        dead = DeadLetters()
+        wall0 = time.perf_counter()
+        enforcer = RecordingEnforcer()
+        clock: VirtualClock | None = None
+        engine: Engine | None = None
+        store = SqlStore(store_url, run=f"backtest/{policy.name}")
+        batch: list[Event] = []
+        batch_end = None
+        first_frame: dict[str, float] = {}
+        starts = 0
+        for ev in tqdm(read_jsonl(events_path, dead), desc=f"{policy.name:>10}", unit="ev", disable=not progress, leave=False):
+            if clock is None:
+                clock = VirtualClock(ev.ts)
+                engine = Engine(policy, clock=clock, enforcer=enforcer, store=store,
+                                chat=chat_classifier() if policy.engine.chat else None)
+            if type(ev) is FrameSampled and ev.stream not in first_frame:
+                first_frame[ev.stream] = ev.ts
+            starts += type(ev) is StreamStarted
+            if batch_end is not None and ev.ts >= batch_end:
+                clock.advance_to(max(clock.now(), batch_end))
+                engine.handle(batch)
+                batch = []
+            if not batch or batch_end is None or ev.ts >= batch_end:
+                batch_end = (int(ev.ts / TICK) + 1) * TICK
+            batch.append(ev)
+        if engine is not None and batch:
+            clock.advance_to(max(clock.now(), batch_end))
+            engine.handle(batch)
+        store.record_dead(dead)
+        out: dict = {
+            "events": engine.events if engine else 0,
+            "frames": engine.frames if engine else 0,
+            "streams": starts,
+            "dead_letters": len(dead),
+            "dead_letter_examples": [{"line": d.line, "field": d.field, "reason": d.reason} for d in list(dead)[:5]],
+            "actions": dict(sorted(engine.actions_by_kind.items())) if engine else {},
+            "shadow_rule_hits": dict(sorted(engine.shadow_hits.items())) if engine else {},
+            "review_items": engine.review.created if engine else 0,
+            "wall_seconds": round(time.perf_counter() - wall0, 1),
+        }
+        if labels is not None:
+            taken = {o.target: o.ts for o in enforcer.orders if o.action == "takedown" and o.subject == "stream"}
+            bad = labels & set(first_frame)
+            hits = [s for s in taken if s in labels]
+            out["labelled_attack_streams"] = len(bad)
+            out["takedown_precision"] = round(len(hits) / len(taken), 4) if taken else None
+            out["takedown_recall"] = round(len(set(hits) & bad) / len(bad), 4) if bad else None
+            out["ttd_seconds"] = percentiles([taken[s] - first_frame[s] for s in hits if s in first_frame])
+        report["policies"][policy.name] = out
+    return report
+
+
+def _read_labels(path: str | Path) -> set[str]:
+    """Attack stream ids, one per line (a CSV's first column; '#' comments allowed)."""
+    out: set[str] = set()
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.add(line.split(",")[0].strip())
+    return out
