@@ -196,7 +196,7 @@ class _Synced:
 
     def __init__(self, bank: HashBank) -> None:
         self.bank = bank
-        self.index = HashIndex()
+        self.index = HashIndex(delta_limit=256)  # banks grow in small adds; keep the scanned part small
         self.rows = 0
         self.removed = 0
 

@@ -13,9 +13,9 @@ from floodwall.coordination.unionfind import UnionFind
 class ContentClusters:
     """Joins rooms whose frames match (PDQ within max_distance, mirror included) in a sliding window."""
 
-    def __init__(self, window_s: float = 900.0, max_distance: int = 31, slice_s: float = 300.0) -> None:
+    def __init__(self, window_s: float = 600.0, max_distance: int = 31, slice_s: float = 300.0) -> None:
         # Small delta buffers: they are scanned linearly on every query, the indexed part is not.
-        self.index = WindowIndex(window_s=window_s, slice_s=slice_s, delta_limit=256)
+        self.index = WindowIndex(window_s=window_s, slice_s=slice_s, delta_limit=128)
         self.max_distance = max_distance
         self.uf = UnionFind()
         self.members: dict[str, set[str]] = {}

@@ -137,6 +137,7 @@ class Engine:
         self.reports_accepted = 0
         self.verdicts = 0
         self.shadow_hits: dict[str, int] = defaultdict(int)
+        self.shadow_subjects: dict[str, set[str]] = defaultdict(set)  # what each shadow rule would have acted on
         self.actions_by_kind: dict[str, int] = defaultdict(int)
         self._vseq = 0
         self._sent: set[str] = set()
@@ -567,6 +568,7 @@ class Engine:
             st.last_eval_key = outcome
         for r in shadow:
             self.shadow_hits[r.name] += 1
+            self.shadow_subjects[r.name].add(key)
         self._vseq += 1
         vid = f"{self.policy.name}-v{self._vseq}"
         main = fired[0].action if fired else "allow"

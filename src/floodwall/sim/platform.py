@@ -121,6 +121,7 @@ class SimPlatform:
         self.notified_at: dict[str, float] = {}
         self.blocked_starts = 0
         self.frames_sent = 0
+        self._tick_start = self.t0
         self._build()
 
     # ---- plan -----------------------------------------------------------------------------
@@ -316,6 +317,7 @@ class SimPlatform:
     def tick(self, t: float, dt: float) -> list[Event]:
         """Every event of the interval [t, t+dt), in time order."""
         end = t + dt
+        self._tick_start = t
         out: list[Event] = self.pending
         self.pending = []
         while self.timed and self.timed[0][0] < end:
@@ -372,6 +374,8 @@ class SimPlatform:
         out.append(StreamStarted(id=self._id("e"), ts=when, stream=st.id, account=acc.id, device=st.device,
                                  ip=st.ip, title=st.title))
         st.sample_every = self.sc.sample_every
+        # A room already live when the window opened sends its first frame now, not its history.
+        when = max(when, self._tick_start)
         self._push(when, FRAME, st.id, st.frame_ver)  # a keyframe at go-live
         rng = self.rng
         cpm = self.sc.attack.chat_per_minute if st.attack else self.sc.platform.chat_per_minute

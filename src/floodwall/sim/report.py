@@ -81,6 +81,7 @@ def plots(report: dict, fmt: str = "svg") -> list[tuple[str, str | bytes]]:
     specs = [
         ("live_attack_streams", "Live attack streams", "rooms live (average over each minute)", False),
         ("exposure_viewer_minutes", "Exposure per minute", "viewer-minutes of attack content (log)", True),
+        ("live_legit_streams", "Honest streams live", "honest rooms broadcasting", False),
     ]
     for key, title, ylabel, log in specs:
         fig, ax = plt.subplots(figsize=(9, 3.6), dpi=100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 REMOVED = ("takedown", "freeze", "shutdown")
-INTERRUPTED = ("takedown", "freeze", "shutdown", "blocked")
+INTERRUPTED = ("takedown", "freeze", "shutdown", "blocked", "expired")  # expired: its whole slot fell in a shutdown
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -26,7 +26,7 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
     """The per-policy figures of the replay report, and the time series behind its plots."""
     t0, t1 = platform.t0, platform.t_end
     attack = [s for s in platform.truth.attack_streams.values() if s.went_live]
-    legit = [s for s in platform.truth.legit_streams.values() if s.went_live or s.end_reason == "blocked"]
+    legit = [s for s in platform.truth.legit_streams.values() if s.went_live or s.end_reason in ("blocked", "expired")]
     exposure = 0.0
     ttd: list[float] = []
     never = 0
@@ -51,7 +51,9 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
     lost = 0.0
     pause_to = platform.paused_until
     for s in legit:
-        if s.planned_start and s.start > s.planned_start:
+        if s.end_reason == "expired":
+            lost += (s.planned_end - s.planned_start) / 60  # never got to go live
+        elif s.planned_start and s.start > s.planned_start:
             lost += (s.start - s.planned_start) / 60  # held back by a shutdown
         if s.end_reason in ("takedown", "freeze"):
             lost += (s.planned_end - s.ended) / 60
@@ -60,6 +62,14 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
         elif s.end_reason == "shutdown" and pause_to is not None:
             lost += (min(s.planned_end, pause_to) - s.ended) / 60
     limited = sum(1 for s in originals if s.limited_at is not None)
+    # Honest rooms live per minute: a difference array over start and end minutes.
+    diff = np.zeros(minutes + 1)
+    for s in legit:
+        if s.went_live:
+            end = s.ended if s.ended is not None else t1
+            diff[int(np.clip((s.start - t0) // 60, 0, minutes))] += 1
+            diff[int(np.clip((end - t0) // 60, 0, minutes))] -= 1
+    legit_series = np.cumsum(diff)[:minutes]
     hijacked = platform.truth.hijacked_accounts
     hij_used = {s.account.id for s in attack if s.account.hijacked}
     return {
@@ -84,6 +94,16 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
         "honest_owners_notified": len(platform.notified - hijacked),
         "actions": dict(sorted(engine.actions_by_kind.items())),
         "shadow_rule_hits": dict(sorted(engine.shadow_hits.items())),
+        # What each shadow rule would have done, judged against the truth.
+        "shadow_rules": {
+            name: {
+                "subjects": len(keys),
+                "attack": sum(1 for k in keys if k in platform.truth.attack_streams or k in platform.truth.attack_accounts),
+                "honest": sum(1 for k in keys if k in platform.truth.legit_streams
+                              or (k in platform.accounts and k not in platform.truth.attack_accounts)),
+            }
+            for name, keys in sorted(engine.shadow_subjects.items())
+        },
         "rings": len(engine.rings.rings) if engine.rings is not None else 0,
         "events": engine.events,
         "frames": engine.frames,
@@ -93,5 +113,6 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
             "minute_start": t0,
             "live_attack_streams": [round(x, 2) for x in live_series],
             "exposure_viewer_minutes": [round(x, 1) for x in exp_series],
+            "live_legit_streams": [int(x) for x in legit_series],
         },
     }

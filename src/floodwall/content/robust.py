@@ -1,0 +1,531 @@
+"""Robust PDQ matching: border trimming and mirror on the query side, derived views on the bank side.
+
+Plain PDQ is brittle to geometry: on 64x64 keyframes a 1 px shift of the picture moves
+15-40 of the 256 bits, so a 5 % crop, 20 % letterbox padding or a 4 degree rotation
+lands a copy 60-130 bits from its original. This module keeps PDQ (every hash comes
+from ``pdq.hash_frames``, so bank entries stay ThreatExchange PDQ hex) and removes the
+geometry instead:
+
+* Canonical resampling. Every view is resampled (antialiased tent, as the platform's
+  scaler) to 64x64, PDQ's own grid, where ``hash_frames`` reads pixels as they are. A
+  bank image hashed at full size and its 64 px keyframe already differ by ~20 bits;
+  hashing the bank's 64 px view removes that (photometric copies: 22 -> 6 bits median).
+* Query side (cheap, per frame): border detection finds smooth borders (solid bars, or
+  the blurred stretched copy streamers pad with) to sub-pixel accuracy; the query is
+  hashed as is and trimmed to up to three candidate content boxes, each also mirrored
+  (free: ``with_mirror`` at 64 px is exact). ``m = 8`` hashes per frame, duplicates
+  skipped when no border is found.
+* Bank side (once per bank image): derived views -- centred and off-centre crops on a
+  grid (5 % and 10 % of each axis), rotations of +-2.5 and +-5 degrees with black corners
+  as an attacker's rotate leaves them. ``k = len(variants)`` hashes per image, stored in
+  the same ``HashIndex`` under the image's id (or exported as extra PDQ hex entries
+  tagged ``derived:<variant>``).
+
+A frame matches a bank image when any of its query hashes is within ``threshold`` bits
+of any of the image's derived hashes. More comparisons per pair raise the chance that
+an unrelated pair gets close, so thresholds are calibrated per method on unrelated
+pairs (``calibrate``); ``bench/bench_robust.py`` does that on a calibration split of
+images and reports recall on a held-out split (figures in ``bench/RESULTS-robust.md``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from floodwall.content import pdq
+from floodwall.content.index import HashIndex
+
+__all__ = [
+    "DEFAULT_VARIANTS",
+    "LOOSE_THRESHOLD",
+    "THRESHOLD",
+    "RobustMatch",
+    "RobustMatcher",
+    "Variant",
+    "border_boxes",
+    "calibrate",
+    "crop_grid",
+    "detect_border",
+    "luma",
+    "min_distances",
+    "resample",
+    "resample_boxes",
+]
+
+#: Default match radius. The largest radius HashIndex still serves by multi-index probing
+#: (beyond 47 it scans every entry), and well inside what the benchmark calibrates: see
+#: LOOSE_THRESHOLD and bench/RESULTS-robust.md for recall and measured false matches.
+THRESHOLD = 47
+#: Largest radius whose false-match rate on the benchmark's calibration split of unrelated
+#: pairs was <= 0.01 % (bench/bench_robust.py, default variants). Recall gains over
+#: THRESHOLD are small and each index lookup becomes a linear scan.
+LOOSE_THRESHOLD = 81
+
+WORK = 64  # PDQ's own grid
+_BANK_WORK = 128  # bank views are cut from a 128 px copy (rotations sampled at 2x, then 2x2 averaged)
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_N_BOXES = 3  # candidate content boxes per query frame (border_boxes)
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    """(n, h, w, 3) uint8 RGB -> (n, h, w) float32 luma (PDQ's coefficients)."""
+    f = np.asarray(frames)
+    if f.ndim != 4 or f.shape[3] != 3:
+        raise ValueError(f"expected frames of shape (n, h, w, 3), got {f.shape}")
+    if f.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames, got {f.dtype}")
+    return f.astype(np.float32) @ _LUMA
+
+
+def _taps(n_out: int, n_in: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse tent resampling of source [lo, hi) px onto n_out px: indices and weights (n, n_out, T)."""
+    lo = np.asarray(lo, np.float32)[:, None, None]
+    hi = np.asarray(hi, np.float32)[:, None, None]
+    step = (hi - lo) / n_out
+    sup = np.maximum(1.0, step)  # antialiased when shrinking, linear interpolation when enlarging
+    cen = lo + (np.arange(n_out, dtype=np.float32)[None, :, None] + 0.5) * step - 0.5
+    t = int(math.ceil(2 * float(sup.max()))) + 1
+    j = np.floor(cen - sup) + 1 + np.arange(t, dtype=np.float32)[None, None, :]
+    w = np.maximum(0.0, 1.0 - np.abs(j - cen) / sup)
+    inside = (j >= 0) & (j <= n_in - 1)
+    w = np.where(inside, w, 0.0)
+    s = w.sum(2, keepdims=True)
+    # A centre outside the source (box past the frame edge) takes the nearest pixel.
+    nearest = np.clip(np.rint(cen), 0, n_in - 1)
+    w = np.where(s > 1e-6, w / np.maximum(s, 1e-6), (j == nearest).astype(np.float32))
+    idx = np.clip(j, 0, n_in - 1).astype(np.intp)
+    return idx, w.astype(np.float32)
+
+
+def _apply_taps(y: np.ndarray, ry: tuple[np.ndarray, np.ndarray], rx: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Separable gather-resample of (n, H, W) with per-frame row/column taps -> (n, oh, ow)."""
+    n = y.shape[0]
+    iy, wy = ry
+    ix, wx = rx
+    ar = np.arange(n)[:, None]
+    rows = y[ar, iy[:, :, 0], :] * wy[:, :, 0, None]  # (n, oh, W)
+    for t in range(1, iy.shape[2]):
+        rows += y[ar, iy[:, :, t], :] * wy[:, :, t, None]
+    rt = np.ascontiguousarray(rows.transpose(0, 2, 1))  # (n, W, oh): gathers below read whole rows
+    out = rt[ar, ix[:, :, 0], :] * wx[:, :, 0, None]  # (n, ow, oh)
+    for t in range(1, ix.shape[2]):
+        out += rt[ar, ix[:, :, t], :] * wx[:, :, t, None]
+    return out.transpose(0, 2, 1)
+
+
+def resample_boxes(y: np.ndarray, boxes: np.ndarray, size: int = WORK) -> np.ndarray:
+    """Luma (n, H, W) -> (n, size, size): box (top, left, bottom, right) px of each frame, tent-resampled."""
+    n, H, W = y.shape
+    b = np.asarray(boxes, np.float32).reshape(n, 4)
+    (iy, wy), (ix, wx) = _taps(size, H, b[:, 0], b[:, 2]), _taps(size, W, b[:, 1], b[:, 3])
+    out = np.empty((n, size, size), np.float32)
+    step = max(1, (32 * 64 * 64) // max(1, H * W))  # L2-sized chunks: ~2x faster than whole batches
+    for a in range(0, n, step):
+        z = slice(a, a + step)
+        out[z] = _apply_taps(y[z], (iy[z], wy[z]), (ix[z], wx[z]))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _tent_matrix(n_out: int, n_in: int, lo: float, hi: float) -> np.ndarray:
+    """Dense (n_out, n_in) float32 tent resampling of source [lo, hi) px."""
+    idx, w = _taps(n_out, n_in, np.array([lo]), np.array([hi]))
+    m = np.zeros((n_out, n_in), np.float32)
+    np.add.at(m, (np.repeat(np.arange(n_out), idx.shape[2]), idx[0].ravel()), w[0].ravel())
+    m.flags.writeable = False
+    return m
+
+
+def resample(y: np.ndarray, size: int = WORK) -> np.ndarray:
+    """Whole luma frames (n, H, W) -> (n, size, size), tent-resampled (antialiased when shrinking)."""
+    n, H, W = y.shape
+    if H == size and W == size:
+        return y
+    return np.matmul(np.matmul(_tent_matrix(size, H, 0.0, float(H)), y), _tent_matrix(size, W, 0.0, float(W)).T)
+
+
+@functools.lru_cache(maxsize=64)
+def _warp_map(size: int, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear gather (4, size*size) of a rotation about the centre; outside the frame -> weight 0 (black)."""
+    th = math.radians(angle)
+    c0 = size / 2.0
+    v, u = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    # Inverse map: output pixel -> source position (a positive angle turns the picture anticlockwise, as PIL).
+    x = math.cos(th) * (u - c0) - math.sin(th) * (v - c0) + c0 - 0.5
+    y = math.sin(th) * (u - c0) + math.cos(th) * (v - c0) + c0 - 0.5
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = x - x0, y - y0
+    idx, wts = [], []
+    for ddy, ddx, w in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+        yy, xx = y0 + ddy, x0 + ddx
+        ok = (yy >= 0) & (yy < size) & (xx >= 0) & (xx < size)
+        idx.append(np.where(ok, yy * size + xx, 0).astype(np.intp).ravel())
+        wts.append(np.where(ok, w, 0.0).astype(np.float32).ravel())
+    i, w = np.stack(idx), np.stack(wts)
+    i.flags.writeable = False
+    w.flags.writeable = False
+    return i, w
+
+
+def _rotate(y: np.ndarray, angle: float) -> np.ndarray:
+    n, S, _ = y.shape
+    idx, w = _warp_map(S, float(angle))
+    flat = y.reshape(n, S * S)
+    out = np.take(flat, idx[0], axis=1) * w[0]
+    for k in range(1, 4):
+        out += np.take(flat, idx[k], axis=1) * w[k]
+    return out.reshape(n, S, S)
+
+
+def _box2(y: np.ndarray) -> np.ndarray:
+    return 0.25 * (y[:, 0::2, 0::2] + y[:, 1::2, 0::2] + y[:, 0::2, 1::2] + y[:, 1::2, 1::2])
+
+
+def _hash_luma(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PDQ (hash, quality, mirrored hash) of (n, 64, 64) luma planes, via pdq.hash_frames on grey RGB."""
+    g = np.clip(y + 0.5, 0, 255).astype(np.uint8)
+    # Grey RGB has luma equal to the grey level, so PDQ sees these very planes.
+    return pdq.hash_frames(np.stack([g, g, g], axis=-1), with_mirror=True)  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- borders
+
+
+def _lead(flat: np.ndarray) -> np.ndarray:
+    """Number of leading True values along axis 1 of (n, L, M) -> (n, M)."""
+    n, L, M = flat.shape
+    stop = np.argmin(flat, axis=1)
+    return np.where(flat.all(axis=1), L, stop)
+
+
+def _side(v: np.ndarray, smooth: np.ndarray, cap: int, min_support: float, edge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Border depth at the top of (n, L, M) planes: (sub-pixel depth, share of agreeing columns); 0 where none."""
+    n, L, M = v.shape
+    run = np.minimum(_lead(smooth[:, : cap + 2]), cap + 1)  # (n, M) smooth run down each column
+    counts = np.bincount((np.arange(n)[:, None] * (cap + 2) + run).ravel(), minlength=n * (cap + 2)).reshape(n, cap + 2)
+    # A boundary between two pixel rows splits its columns over two depths: pool neighbours.
+    pooled = counts[:, :-1] + np.concatenate([counts[:, 1:-1], np.zeros((n, 1), counts.dtype)], 1)
+    pooled[:, :2] = 0  # 0-1 px "borders" are not worth a view
+    best = np.argmax(pooled, 1)
+    share = pooled[np.arange(n), best] / M
+    ok = share >= min_support
+    # Sub-pixel: per column, centroid of the edge |d/dy| (less the border's own slope) over
+    # 4 gradients around the depth; median over the columns that agree and show an edge.
+    lo = np.clip(best - 2, 0, L - 6)
+    seg = v[np.arange(n)[:, None], lo[:, None] + np.arange(6)[None, :]]  # (n, 6, M)
+    g = np.diff(seg, axis=1)  # g[:, j] sits between rows lo+j and lo+j+1, i.e. at position lo+j+1
+    e = np.abs(g[:, 1:] - g[:, :1])
+    tot = e.sum(1)
+    pos = (lo[:, None] + np.arange(2, 6)[None, :]).astype(np.float32)
+    cen = (e * pos[:, :, None]).sum(1) / np.maximum(tot, 1e-6)
+    use = (np.abs(run - best[:, None]) <= 1) & (tot >= edge)
+    has = use.sum(1) >= max(3, int(0.1 * M))
+    # Median of the used columns (lower middle): unused ones sort to the end as +inf.
+    srt = np.sort(np.where(use, cen, np.inf), axis=1)
+    cnt = use.sum(1)
+    med = srt[np.arange(n), np.maximum(cnt - 1, 0) // 2]
+    depth = np.where(ok, np.where(has, med, best), 0.0)
+    return depth, np.where(ok, share, 0.0)
+
+
+def border_boxes(
+    y: np.ndarray, *, tol: float = 3.0, max_frac: float = 0.3, min_support: float = 0.4, edge: float = 8.0
+) -> np.ndarray:
+    """Candidate content boxes (n, 3, 4) (top, left, bottom, right) px of luma (n, H, W); the whole frame where none.
+
+    A border pixel is smooth (second differences <= ``tol`` grey levels both ways):
+    solid bars and the heavily blurred copy of the picture streamers pad with both are.
+    Per side, the depth shared by the most columns' smooth runs (>= ``min_support`` of
+    them, <= ``max_frac`` of the frame) is the border, refined to sub-pixel by the
+    centroid of the edge where it ends. Box 0 is every side as detected. Box 1 assumes
+    a centred letterbox/pillarbox and gives both sides of an axis the deeper of the two
+    (a caption on one bar stops that bar's run short). Box 2 puts the best-supported
+    side's border, as a fraction of its axis, on all four sides (a picture shrunk into a
+    uniform frame, some of whose bars are lost against smooth picture).
+    """
+    y = np.asarray(y, np.float32)
+    if y.ndim != 3:
+        raise ValueError(f"expected luma of shape (n, h, w), got {y.shape}")
+    # Chunks of 128 64x64 frames keep the temporaries in cache.
+    step = max(1, (128 * 64 * 64) // max(1, y.shape[1] * y.shape[2]))
+    parts = [_border_chunk(y[a : a + step], tol, max_frac, min_support, edge) for a in range(0, len(y), step)]
+    return np.concatenate(parts) if parts else np.zeros((0, _N_BOXES, 4))
+
+
+def _border_chunk(y: np.ndarray, tol: float, max_frac: float, min_support: float, edge: float) -> np.ndarray:
+    n, H, W = y.shape
+    out = np.zeros((n, _N_BOXES, 4))
+    out[:, :, 2], out[:, :, 3] = H, W
+    if H < 8 or W < 8:
+        return out
+    # Second differences; zero on the outermost lines (linear extrapolation), so a
+    # smooth slope at the frame edge reads as smooth.
+    d2v = np.zeros_like(y)
+    d2h = np.zeros_like(y)
+    np.abs(y[:, :-2] + y[:, 2:] - 2 * y[:, 1:-1], out=d2v[:, 1:-1])
+    np.abs(y[:, :, :-2] + y[:, :, 2:] - 2 * y[:, :, 1:-1], out=d2h[:, :, 1:-1])
+    smooth = (d2v <= tol) & (d2h <= tol)
+    best_frac = np.zeros(n)
+    best_share = np.zeros(n)
+    for axis in (0, 1):
+        v = y if axis == 0 else y.transpose(0, 2, 1)
+        s = smooth if axis == 0 else smooth.transpose(0, 2, 1)
+        L = v.shape[1]
+        cap = int(max_frac * L)
+        depth, share = _side(np.concatenate([v, v[:, ::-1]]), np.concatenate([s, s[:, ::-1]]), cap, min_support, edge)
+        top, bot = depth[:n], depth[n:]
+        out[:, 0, axis], out[:, 0, axis + 2] = top, L - bot
+        deep = np.maximum(top, bot)
+        out[:, 1, axis], out[:, 1, axis + 2] = deep, L - deep
+        sh = np.maximum(share[:n], share[n:])
+        better = sh > best_share
+        best_share = np.where(better, sh, best_share)
+        best_frac = np.where(better, np.where(share[:n] >= share[n:], top, bot) / L, best_frac)
+    out[:, 2, 0], out[:, 2, 2] = best_frac * H, H - best_frac * H
+    out[:, 2, 1], out[:, 2, 3] = best_frac * W, W - best_frac * W
+    return out
+
+
+def detect_border(y: np.ndarray, **kw: float) -> np.ndarray:
+    """Content box (n, 4) float (top, left, bottom, right) px of luma frames (n, H, W), smooth borders trimmed."""
+    return border_boxes(y, **kw)[:, 0]
+
+
+# ----------------------------------------------------------------------------- bank views
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A derived bank view: keep ``scale`` of each axis centred at (0.5 + dx, 0.5 + dy), rotated ``angle`` degrees."""
+
+    angle: float = 0.0
+    scale: float = 1.0
+    dx: float = 0.0
+    dy: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """Tag for exported entries, e.g. ``crop90+0.02-0.04`` or ``rot-2.5``."""
+        if self.angle:
+            return f"rot{self.angle:+g}"
+        if self.scale == 1.0 and not (self.dx or self.dy):
+            return "view"
+        return f"crop{round(self.scale * 100):d}{self.dx:+.3f}{self.dy:+.3f}"
+
+
+def crop_grid(scale: float, g: int) -> list[Variant]:
+    """g x g crops keeping ``scale`` of each axis, centres spread so any split of the cut is at most (1-scale)/(2g) away."""
+    a = (1.0 - scale) / 2.0
+    offs = [round(-a + a * (2 * i + 1) / g, 6) for i in range(g)]
+    return [Variant(scale=scale, dx=dx, dy=dy) for dy in offs for dx in offs]
+
+
+#: The whole picture; 5 % crops on a 3x3 grid of positions; 10 % crops on 5x5; +-2.5 and +-5 degrees.
+DEFAULT_VARIANTS: tuple[Variant, ...] = (
+    Variant(),
+    *crop_grid(0.95, 3),
+    *crop_grid(0.90, 5),
+    *(Variant(angle=a) for a in (-5.0, -2.5, 2.5, 5.0)),
+)
+
+
+# ----------------------------------------------------------------------------- distances
+
+
+def min_distances(qv: np.ndarray, bv: np.ndarray, *, chunk_bytes: int = 1 << 27) -> np.ndarray:
+    """Dense min Hamming distance over variants: queries (nq, m, 4) x bank (nb, k, 4) -> (nq, nb) int16."""
+    qv = np.asarray(qv, np.uint64)
+    bv = np.asarray(bv, np.uint64)
+    nq, m, _ = qv.shape
+    nb, k, _ = bv.shape
+    out = np.empty((nq, nb), np.int16)
+    if not nq or not nb:
+        return out
+    # Bits as +-1 floats: dot = 256 - 2 * distance, so one GEMM scores every variant pair.
+    qs = pdq.hashes_to_bits(qv.reshape(-1, 4)).astype(np.float32) * 2 - 1
+    bs = np.ascontiguousarray((pdq.hashes_to_bits(bv.reshape(-1, 4)).astype(np.float32) * 2 - 1).T)
+    step = max(1, chunk_bytes // (4 * nb * k * m))
+    for a in range(0, nq, step):
+        dot = qs[a * m : (a + step) * m] @ bs
+        best = dot.reshape(-1, m, nb, k).max(axis=(1, 3))
+        out[a : a + step] = (256 - np.rint(best).astype(np.int32)) // 2
+    return out
+
+
+def calibrate(unrelated: np.ndarray, fpr: float = 1e-4) -> int:
+    """Largest radius t with P(unrelated distance <= t) <= fpr (-1 if even 0 is too many)."""
+    u = np.asarray(unrelated).ravel()
+    if not u.size:
+        raise ValueError("no unrelated distances to calibrate on")
+    cdf = np.cumsum(np.bincount(np.clip(u, 0, 256).astype(np.int64), minlength=257)) / u.size
+    ok = np.flatnonzero(cdf <= fpr)
+    return int(ok[-1]) if ok.size else -1
+
+
+# ----------------------------------------------------------------------------- matcher
+
+
+@dataclass(frozen=True)
+class RobustMatch:
+    """Per-frame result of ``RobustMatcher.match``; arrays have one row per query frame."""
+
+    matched: np.ndarray  # bool: distance <= threshold
+    id: np.ndarray  # int64 bank id of the best hit, -1 if none within threshold
+    distance: np.ndarray  # int32 min distance over the frame's hashes and the image's views, -1 if none
+    query_variant: np.ndarray  # int32 which query hash (0..m-1) hit, -1 if none
+
+    def __len__(self) -> int:
+        return len(self.matched)
+
+
+class RobustMatcher:
+    """Matches perturbed keyframes against bank images through derived bank views and trimmed/mirrored queries."""
+
+    def __init__(
+        self,
+        variants: tuple[Variant, ...] = DEFAULT_VARIANTS,
+        *,
+        threshold: int = THRESHOLD,
+        trim: bool = True,
+        mirror: bool = True,
+    ) -> None:
+        """Bank views ``variants``; queries trimmed (3 candidate boxes) and mirrored unless switched off."""
+        if not variants:
+            raise ValueError("need at least one bank variant")
+        self.variants = tuple(variants)
+        self.threshold = int(threshold)
+        self.trim = bool(trim)
+        self.mirror = bool(mirror)
+
+    @property
+    def k(self) -> int:
+        """Hashes per bank image."""
+        return len(self.variants)
+
+    @property
+    def m(self) -> int:
+        """Hashes per query frame."""
+        return (1 + _N_BOXES if self.trim else 1) * (2 if self.mirror else 1)
+
+    # -- bank side -----------------------------------------------------------------
+
+    def bank_variants(self, frames: np.ndarray) -> np.ndarray:
+        """Derived hashes of bank images (n, h, w, 3) uint8 -> (n * k, 4), image-major (row i*k + j is view j of image i)."""
+        y = resample(luma(frames), _BANK_WORK)
+        n, S = y.shape[0], _BANK_WORK
+        views = np.empty((n, self.k, WORK, WORK), np.float32)
+        crops = [(j, v) for j, v in enumerate(self.variants) if not v.angle]
+        if crops:
+            # All crops at once: one GEMM for the rows of every view, a batched one for columns.
+            ry = np.stack([_tent_matrix(WORK, S, *_span(v.scale, v.dy, S)) for _, v in crops])
+            rx = np.stack([_tent_matrix(WORK, S, *_span(v.scale, v.dx, S)) for _, v in crops])
+            rows = np.matmul(ry.reshape(-1, S), y).reshape(n, len(crops), WORK, S)
+            views[:, [j for j, _ in crops]] = np.matmul(rows, rx.transpose(0, 2, 1))
+        for j, v in enumerate(self.variants):
+            if v.angle:
+                src = y
+                if v.scale != 1.0 or v.dx or v.dy:
+                    src = resample_boxes(y, np.tile(_box(v, S), (n, 1)), S)
+                views[:, j] = _box2(_rotate(src, v.angle))
+        h, _, _ = _hash_luma(views.reshape(n * self.k, WORK, WORK))
+        return h
+
+    def bank_entries(self, frame: np.ndarray) -> list[tuple[str, str]]:
+        """(PDQ hex, tag) rows for one bank image (h, w, 3): the plain hash tagged "plain", then each view "derived:<name>"."""
+        f = np.asarray(frame)[None]
+        plain = pdq.to_hex(pdq.hash_frames(f)[0][0])
+        hexes = pdq.to_hex_many(self.bank_variants(f))
+        return [(plain, "plain")] + [(h, f"derived:{v.name}") for h, v in zip(hexes, self.variants)]
+
+    def add_to_index(self, index: HashIndex, frames: np.ndarray, ids: np.ndarray) -> None:
+        """Add every derived hash of bank images ``frames`` to ``index`` under their image's id."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        if len(ids) != len(frames):
+            raise ValueError(f"{len(frames)} frames but {len(ids)} ids")
+        index.add(self.bank_variants(frames), np.repeat(ids, self.k))
+
+    # -- query side ----------------------------------------------------------------
+
+    def query_variants(self, frames: np.ndarray) -> np.ndarray:
+        """Hashes of query frames (n, h, w, 3) uint8 -> (n * m, 4), frame-major; a border-free frame repeats its own hash."""
+        return self._query(frames)[0]
+
+    def _query(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hashes (n * m, 4), PDQ quality (n * m,)) of query frames."""
+        y = luma(frames)
+        n = y.shape[0]
+        planes = [resample(y, WORK)]
+        slot = np.arange(n)[:, None]  # (n, views): row of the hashed plane each view uses
+        if self.trim:
+            boxes = border_boxes(y)  # (n, _N_BOXES, 4)
+            nb = boxes.shape[1]
+            full = np.array([0.0, 0.0, y.shape[1], y.shape[2]])
+            slot = np.concatenate([slot, np.full((n, nb), -1)], 1)
+            used = n
+            # Hash only boxes that trim something and differ from an earlier candidate;
+            # the rest reuse an earlier hash (so a frame without borders costs one hash).
+            for c in range(nb):
+                col = slot[:, c + 1]
+                whole = np.all(np.abs(boxes[:, c] - full) < 1e-3, axis=1)
+                col[whole] = slot[whole, 0]
+                for p in range(c):
+                    dup = (col < 0) & np.all(np.abs(boxes[:, c] - boxes[:, p]) < 1e-3, axis=1)
+                    col[dup] = slot[dup, p + 1]
+                fresh = np.flatnonzero(col < 0)
+                col[fresh] = used + np.arange(fresh.size)
+                used += fresh.size
+                if fresh.size:
+                    planes.append(resample_boxes(y[fresh], boxes[fresh, c]))
+        h, q, hm = _hash_luma(np.concatenate(planes))
+        if self.mirror:
+            hashes, quality = np.concatenate([h[slot], hm[slot]], 1), np.concatenate([q[slot], q[slot]], 1)
+        else:
+            hashes, quality = h[slot], q[slot]
+        return hashes.reshape(n * self.m, 4), quality.reshape(n * self.m)
+
+    # -- matching ------------------------------------------------------------------
+
+    def match(
+        self, query_frames: np.ndarray, index: HashIndex, threshold: int | None = None, *, min_quality: int = 0
+    ) -> RobustMatch:
+        """Best bank id per query frame: min distance over its m hashes (those of PDQ quality >= min_quality) to ``index``."""
+        r = self.threshold if threshold is None else int(threshold)
+        n = len(query_frames)
+        hashes, quality = self._query(query_frames)
+        ids, dist = index.nearest(hashes, r)
+        ids, dist = ids.reshape(n, self.m), dist.reshape(n, self.m)
+        # Too-flat views hash to noise (PDQ's own gate is 50); they do not get to match.
+        dist = np.where(quality.reshape(n, self.m) >= min_quality, dist, -1)
+        d = np.where(dist < 0, np.iinfo(np.int32).max, dist)
+        best = np.argmin(d, axis=1)
+        ar = np.arange(n)
+        hit = dist[ar, best] >= 0
+        return RobustMatch(
+            matched=hit,
+            id=np.where(hit, ids[ar, best], -1),
+            distance=np.where(hit, dist[ar, best], -1).astype(np.int32),
+            query_variant=np.where(hit, best, -1).astype(np.int32),
+        )
+
+    def distances(self, query_frames: np.ndarray, bank_hashes: np.ndarray) -> np.ndarray:
+        """Dense (n_query, n_bank) min distances against ``bank_variants`` output (n_bank * k, 4)."""
+        qv = self.query_variants(query_frames).reshape(-1, self.m, 4)
+        return min_distances(qv, np.asarray(bank_hashes).reshape(-1, self.k, 4))
+
+
+def _span(scale: float, off: float, size: int) -> tuple[float, float]:
+    lo = (0.5 + off - scale / 2) * size
+    return float(lo), float(lo + scale * size)
+
+
+def _box(v: Variant, size: int) -> np.ndarray:
+    t, b = _span(v.scale, v.dy, size)
+    l, r = _span(v.scale, v.dx, size)
+    return np.array([t, l, b, r])
