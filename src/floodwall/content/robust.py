@@ -12,9 +12,9 @@ geometry instead:
   hashing the bank's 64 px view removes that (photometric copies: 22 -> 6 bits median).
 * Query side (cheap, per frame): border detection finds smooth borders (solid bars, or
   the blurred stretched copy streamers pad with) to sub-pixel accuracy; the query is
-  hashed as is and trimmed to up to three candidate content boxes, each also mirrored
-  (free: ``with_mirror`` at 64 px is exact). ``m = 8`` hashes per frame, duplicates
-  skipped when no border is found.
+  hashed as is and trimmed to up to four candidate content boxes, each also mirrored
+  (free: ``with_mirror`` at 64 px is exact). ``m = 10`` hashes per frame; only distinct
+  boxes are hashed, so a frame without borders costs one PDQ.
 * Bank side (once per bank image): derived views -- centred and off-centre crops on a
   grid (5 % and 10 % of each axis), rotations of +-2.5 and +-5 degrees with black corners
   as an attacker's rotate leaves them. ``k = len(variants)`` hashes per image, stored in
@@ -68,7 +68,7 @@ LOOSE_THRESHOLD = 81
 WORK = 64  # PDQ's own grid
 _BANK_WORK = 128  # bank views are cut from a 128 px copy (rotations sampled at 2x, then 2x2 averaged)
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-_N_BOXES = 3  # candidate content boxes per query frame (border_boxes)
+_N_BOXES = 4  # candidate content boxes per query frame (border_boxes)
 
 
 # ----------------------------------------------------------------------------- pixels
@@ -238,7 +238,7 @@ def _side(v: np.ndarray, smooth: np.ndarray, cap: int, min_support: float, edge:
 def border_boxes(
     y: np.ndarray, *, tol: float = 3.0, max_frac: float = 0.3, min_support: float = 0.4, edge: float = 8.0
 ) -> np.ndarray:
-    """Candidate content boxes (n, 3, 4) (top, left, bottom, right) px of luma (n, H, W); the whole frame where none.
+    """Candidate content boxes (n, 4, 4) (top, left, bottom, right) px of luma (n, H, W); the whole frame where none.
 
     A border pixel is smooth (second differences <= ``tol`` grey levels both ways):
     solid bars and the heavily blurred copy of the picture streamers pad with both are.
@@ -248,7 +248,9 @@ def border_boxes(
     a centred letterbox/pillarbox and gives both sides of an axis the deeper of the two
     (a caption on one bar stops that bar's run short). Box 2 puts the best-supported
     side's border, as a fraction of its axis, on all four sides (a picture shrunk into a
-    uniform frame, some of whose bars are lost against smooth picture).
+    uniform frame, some of whose bars are lost against smooth picture). Box 3 trims only
+    the best-supported axis, both sides to its deeper border (a letterbox or pillarbox
+    beside smooth picture that reads as a border on the other axis).
     """
     y = np.asarray(y, np.float32)
     if y.ndim != 3:
@@ -274,6 +276,8 @@ def _border_chunk(y: np.ndarray, tol: float, max_frac: float, min_support: float
     smooth = (d2v <= tol) & (d2h <= tol)
     best_frac = np.zeros(n)
     best_share = np.zeros(n)
+    best_axis = np.zeros(n, np.int64)
+    best_deep = np.zeros(n)
     for axis in (0, 1):
         v = y if axis == 0 else y.transpose(0, 2, 1)
         s = smooth if axis == 0 else smooth.transpose(0, 2, 1)
@@ -288,8 +292,15 @@ def _border_chunk(y: np.ndarray, tol: float, max_frac: float, min_support: float
         better = sh > best_share
         best_share = np.where(better, sh, best_share)
         best_frac = np.where(better, np.where(share[:n] >= share[n:], top, bot) / L, best_frac)
+        best_axis = np.where(better, axis, best_axis)
+        best_deep = np.where(better, deep, best_deep)
     out[:, 2, 0], out[:, 2, 2] = best_frac * H, H - best_frac * H
     out[:, 2, 1], out[:, 2, 3] = best_frac * W, W - best_frac * W
+    # Box 3: bars on the best-supported axis only (letterbox or pillarbox).
+    lb = best_share > 0
+    for axis, L in ((0, H), (1, W)):
+        on = lb & (best_axis == axis)
+        out[on, 3, axis], out[on, 3, axis + 2] = best_deep[on], L - best_deep[on]
     return out
 
 

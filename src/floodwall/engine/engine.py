@@ -589,6 +589,8 @@ class Engine:
         for r in rules:
             for ns, name in self._refs.get(r.name, ()):
                 ev[f"{ns}.{name}"] = ctx[ns].get(name)
+                if name.startswith("classifier"):  # a score is evidence only with the model that gave it
+                    ev["stream.classifier_model"] = ctx["stream"].get("classifier_model")
         return ev
 
     def _order(self, action: str, subject: str, target: str, v: Verdict, reason: str,

@@ -10,10 +10,10 @@ from typing import Any
 
 import cel
 
+from floodwall import shipped
 from floodwall.events import ACTIONS, SEVERITY
 from floodwall.engine.signals import sample_context
 
-POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 _RULE_KEYS = {"name", "when", "action", "description", "shadow", "confirm", "sample_every"}
 _TOP_KEYS = {"name", "description", "engine", "rules", "scheduled"}
@@ -183,14 +183,10 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
 
 def resolve_policy_path(name_or_path: str) -> Path:
     """A policy file by path, or by name among the shipped policies."""
-    p = Path(name_or_path)
-    if p.suffix == ".toml" and p.exists():
-        return p
-    shipped = POLICY_DIR / f"{name_or_path}.toml"
-    if shipped.exists():
-        return shipped
-    known = sorted(x.stem for x in POLICY_DIR.glob("*.toml"))
-    raise PolicyError(f"no policy {name_or_path!r}: not a .toml file, nor one of {', '.join(known)}")
+    try:
+        return shipped.resolve(name_or_path, "policies", "policy")
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
 
 
 def load_policy(name_or_path: str) -> Policy:

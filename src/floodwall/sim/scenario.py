@@ -8,7 +8,8 @@ from pathlib import Path
 
 import msgspec
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+from floodwall import shipped
+
 
 
 class Spec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -148,14 +149,10 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
 
 def resolve_scenario_path(name_or_path: str) -> Path:
     """A scenario by file path or by name among the shipped ones."""
-    p = Path(name_or_path)
-    if p.suffix == ".toml" and p.exists():
-        return p
-    shipped = SCENARIO_DIR / f"{name_or_path}.toml"
-    if shipped.exists():
-        return shipped
-    known = sorted(x.stem for x in SCENARIO_DIR.glob("*.toml"))
-    raise ScenarioError(f"no scenario {name_or_path!r}: not a .toml file, nor one of {', '.join(known)}")
+    try:
+        return shipped.resolve(name_or_path, "scenarios", "scenario")
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def load_scenario(name_or_path: str) -> Scenario:
