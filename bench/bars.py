@@ -44,7 +44,7 @@ def main() -> None:
             rep = run_replay(load_scenario(name), ["manual", "floodwall"], seed=seed, scale=args.scale, progress=False)
             fw, manual = rep["policies"]["floodwall"], rep["policies"]["manual"]
             bars = check(fw, manual)
-            rows.append({"scenario": name, "seed": seed, "scale": args.scale, "bars": bars,
+            rows.append({"scenario": name, "seed": seed, "scale": args.scale, "bars": bars, "report": rep,
                          "manual_ttd_median": manual["ttd_seconds"]["median"], "wall": round(time.time() - t0)})
             ok = all(b[0] for b in bars.values())
             print(f"{name} seed {seed} scale {args.scale}: {'ALL MET' if ok else 'SHORT'}  ({round(time.time() - t0)} s)", flush=True)
