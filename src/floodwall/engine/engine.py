@@ -14,6 +14,7 @@ from typing import Protocol
 import cel
 import numpy as np
 
+from floodwall.adapters.enforcer import Enforcer
 from floodwall.clock import Clock
 from floodwall.content.bank import BankSet, HashBank
 from floodwall.content.pdq import hash_frames
@@ -73,10 +74,6 @@ class TextClassifier(Protocol):
     def score_many(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-class Enforcer(Protocol):
-    def apply(self, orders: Sequence[ActionOrder]) -> None: ...
-
-
 class Store(Protocol):
     def record(self, verdicts: Sequence[Verdict], orders: Sequence[ActionOrder]) -> None: ...
 
@@ -130,6 +127,7 @@ class Engine:
         self.reputation: dict[str, float] = {}
         self.confirmed_clusters: set[str] = set()
         self.incident_level = 0
+        self._account_cache: dict[str, dict] = {}  # account signals, computed once per evaluation
         self.events = 0
         self.frames = 0
         self.frames_hashed = 0
@@ -544,7 +542,7 @@ class Engine:
     def _evaluate_stream(self, st: Stream) -> None:
         if not st.live:
             return
-        self._account_cache: dict[str, dict] = {}
+        self._account_cache = {}
         acc = self.accounts[st.account]
         a = self.account_signals(acc)
         self._account_cache[acc.id] = a
