@@ -459,8 +459,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{cal.dropped + ev.dropped} dropped by the PDQ quality gate); keyframes {args.query_size} px; seed {args.seed}")
     print(f"unrelated pairs (every keyframe of every transform x every other bank image): "
           f"{n_cal_pairs:,} calibration, {n_ev_pairs:,} evaluation")
-    print(f"plain PDQ: bank = pdq.hash_frames(original), query = pdq.hash_frames(keyframe). "
-          f"ours: RobustMatcher.bank_variants / query_variants, min distance over the k x m pairs")
+    print("plain PDQ: bank = pdq.hash_frames(original), query = pdq.hash_frames(keyframe). "
+          "ours: RobustMatcher.bank_variants / query_variants, min distance over the k x m pairs")
     print()
     if n_cal_pairs * args.strict_fpr < 10:
         print(f"(only {n_cal_pairs:,} calibration pairs: the {args.strict_fpr:g} threshold rests on < 10 pairs; use more originals)")

@@ -1,10 +1,9 @@
 """The engine end to end on small, hand-made event streams."""
 
 import numpy as np
-import pytest
 
 from floodwall.adapters.enforcer import RecordingEnforcer
-from floodwall.adapters.store import SqlStore, verdicts
+from floodwall.adapters.store import SqlStore
 from floodwall.clock import VirtualClock
 from floodwall.engine.engine import Engine
 from floodwall.engine.policy import load_policy, parse_policy

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -138,7 +138,7 @@ class SimPlatform:
         return max(1, int(round(x * self.scale)))
 
     def _build(self) -> None:
-        sc, rng, p, a = self.sc, self.rng, self.sc.platform, self.sc.attack
+        rng, p = self.rng, self.sc.platform
         timed: list[Event] = []
         # Networks: a few huge carrier NAT ranges, campus blocks, agency offices, home broadband.
         nat = [f"100.{64 + i}.{rng.integers(0, 256)}" for i in range(p.carrier_nat_blocks)]
@@ -291,7 +291,6 @@ class SimPlatform:
         merchants = [sid for sid, st in self.streams.items() if st.kind == MERCHANT and not st.attack
                      and st.start < self.attack_end and st.planned_end > attack_start]
         targets = [merchants[i] for i in rng.choice(len(merchants), size=min(len(merchants), self._n(a.false_report_targets)), replace=False)] if merchants else []
-        self.false_reports: list[tuple[float, str, str]] = []
         for k in range(self._n(a.false_reporters) if targets else 0):
             rid = f"fr{k}"
             acc = SimAccount(rid, f"{blocks[int(rng.integers(len(blocks)))]}{rng.integers(0, 10**4):04d}",
