@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from floodwall.content.pdq import check_frames
+
 if TYPE_CHECKING:
     from floodwall.events import FrameSampled
 
@@ -188,7 +190,7 @@ class OnnxImageClassifier:
 
     def preprocess(self, pixels: np.ndarray) -> np.ndarray:
         """``(n, h, w, 3)`` uint8 RGB -> the model's ``(n, 224, 224, 3)`` float32 BGR mean-subtracted input."""
-        pixels = _check_pixels(pixels)
+        pixels = check_frames(pixels, "pixels")
         n = pixels.shape[0]
         crops = np.empty((n, _CROP, _CROP, 3), dtype=np.uint8)
         if self.threads > 1 and n > 1:
@@ -222,7 +224,7 @@ class OnnxImageClassifier:
 
     def score_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """P(nsfw) in [0, 1], ``(n,)`` float64, for ``(n, h, w, 3)`` uint8 RGB frames of any size >= 1 px."""
-        pixels = _check_pixels(pixels)
+        pixels = check_frames(pixels, "pixels")
         if pixels.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
         bs = max(self.batch_size, 64)
@@ -243,12 +245,3 @@ class OnnxImageClassifier:
 
     def __repr__(self) -> str:
         return f"OnnxImageClassifier({self.name!r}, device={self.device!r}, threads={self.threads})"
-
-
-def _check_pixels(pixels: np.ndarray) -> np.ndarray:
-    pixels = np.asarray(pixels)
-    if pixels.ndim != 4 or pixels.shape[3] != 3:
-        raise ValueError(f"expected pixels of shape (n, h, w, 3), got {pixels.shape}")
-    if pixels.dtype != np.uint8:
-        raise ValueError(f"expected uint8 pixels, got {pixels.dtype}")
-    return pixels

@@ -329,6 +329,16 @@ def _coeffs_to_hashes(coeffs: np.ndarray) -> np.ndarray:
 _MIRROR_SIGN = np.tile(np.where(np.arange(16) % 2 == 0, -1.0, 1.0).astype(np.float32), 16)
 
 
+def check_frames(frames: np.ndarray, what: str = "frames") -> np.ndarray:
+    """The batch as an array, or ValueError unless it is (n, h, w, 3) uint8 RGB."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[3] != 3:
+        raise ValueError(f"expected {what} of shape (n, h, w, 3), got {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise ValueError(f"expected uint8 {what}, got {frames.dtype}")
+    return frames
+
+
 def hash_frames(
     frames: np.ndarray, *, with_mirror: bool = False
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -341,11 +351,7 @@ def hash_frames(
     bits on noisy synthetic frames). Hash ``frames[:, :, ::-1]`` when that matters.
     Frames under 5 pixels on a side hash to zero with quality 0, as in the C++.
     """
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[3] != 3:
-        raise ValueError(f"expected frames of shape (n, h, w, 3), got {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames, got {frames.dtype}")
+    frames = check_frames(frames)
     n, h, w, _ = frames.shape
     hashes = np.zeros((n, 4), dtype=np.uint64)
     quality = np.zeros(n, dtype=np.int32)

@@ -85,12 +85,7 @@ _N_BOXES = 4  # candidate content boxes per query frame (border_boxes)
 
 def luma(frames: np.ndarray) -> np.ndarray:
     """(n, h, w, 3) uint8 RGB -> (n, h, w) float32 luma (PDQ's coefficients)."""
-    f = np.asarray(frames)
-    if f.ndim != 4 or f.shape[3] != 3:
-        raise ValueError(f"expected frames of shape (n, h, w, 3), got {f.shape}")
-    if f.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames, got {f.dtype}")
-    return f.astype(np.float32) @ _LUMA
+    return pdq.check_frames(frames).astype(np.float32) @ _LUMA
 
 
 def _taps(n_out: int, n_in: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
