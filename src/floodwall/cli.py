@@ -16,6 +16,8 @@ def _replay(args: argparse.Namespace) -> int:
     from floodwall.sim.report import html_report, table
     from floodwall.sim.scenario import load_scenario
 
+    if args.serve:
+        return _serve_replay(args)
     policies = args.policy or ["manual", "floodwall"]
     for name in policies:
         load_policy(name)  # fail fast on a bad policy, before minutes of simulation
@@ -41,6 +43,39 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_replay(args: argparse.Namespace) -> int:
+    """A replay paced on the wall clock, with the reviewer console and status page served over it."""
+    import uvicorn
+
+    from floodwall.service.web import make_app
+    from floodwall.sim.live import LiveReplay
+    from floodwall.sim.report import table
+    from floodwall.sim.scenario import load_scenario
+
+    if not args.scenario:
+        print("floodwall replay --serve: give a SCENARIO (name or .toml file)", file=sys.stderr)
+        return 2
+    if args.policy and len(args.policy) > 1:
+        print("floodwall replay --serve: one --policy at a time (people review one engine)", file=sys.stderr)
+        return 2
+    policy = load_policy((args.policy or ["floodwall"])[0])
+    live = LiveReplay(load_scenario(args.scenario), policy, seed=args.seed, scale=args.scale, speed=args.speed,
+                      reviewer_count=args.reviewers)
+    print(f"building the plan for {args.scenario} at scale {args.scale:g} ...", flush=True)
+    hub = live.start()
+    url = f"http://{args.host}:{args.port}"
+    print(f"replay running at {args.speed:g}x: reviewer console {url}/review, status page {url}/status "
+          "(Ctrl-C stops)", flush=True)
+    try:
+        uvicorn.run(make_app(hub), host=args.host, port=args.port, log_level="warning")
+    finally:
+        live.stop()
+    if live.report is not None:
+        print(table({"scenario": args.scenario, "seed": args.seed, "scale": args.scale,
+                     "policies": {policy.name: live.report}}))
+    return 0
+
+
 def _record(args: argparse.Namespace) -> int:
     from floodwall.sim.replay import record_events
     from floodwall.sim.scenario import load_scenario
@@ -55,6 +90,106 @@ def _check_policy(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     print(f"policy {policy.name}: {len(policy.rules)} rules OK ({sum(r.shadow for r in policy.rules)} shadow)")
     return 0
+
+
+def _check_playbook(args: argparse.Namespace) -> int:
+    from floodwall.response.levels import LEVELS
+    from floodwall.response.playbook import load_playbook
+
+    pb = load_playbook(args.playbook)
+    print(f"playbook {pb.name}: levels {', '.join(LEVELS[n] for n in sorted(pb.levels))} OK")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from floodwall.response.audit import verify_store
+
+    checked, breaks = verify_store(args.store, chain=args.chain, head=args.head)
+    for b in breaks:
+        print(f"BROKEN {b}")
+    if not breaks:
+        print(f"audit log OK: {checked} entries verified")
+    return 1 if breaks else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from floodwall.service.serve import build_app, run_server
+
+    app = build_app(store_url=args.store, log_url=args.log, run=args.run, partitions=args.partitions,
+                    policy=args.policy, clock=args.clock, tick=args.tick)
+    run_server(app, args.host, args.port)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from floodwall.service.worker import run_worker
+
+    if not args.log.startswith("nats://"):
+        print("floodwall worker: --log must be a nats:// URL (the embedded service needs no workers)", file=sys.stderr)
+        return 2
+    return run_worker(nats_url=args.log, store_url=args.store, run=args.run, partition=args.partition,
+                      partitions=args.partitions, policy=args.policy, idle_exit=args.idle_exit)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from floodwall.adapters.keys import KeyStore
+
+    keys = KeyStore(sa.create_engine(args.store))
+    if args.keys_command == "create":
+        secret, key = keys.create(args.name, args.scope, rate=args.rate, burst=args.burst)
+        keys.audit("cli", "key.create", key.id, {"name": key.name, "scopes": sorted(key.scopes)})
+        print(f"key {key.id} ({', '.join(sorted(key.scopes))}); the secret is shown once:")
+        print(secret)
+    elif args.keys_command == "list":
+        for k in keys.list():
+            state = "revoked" if k["revoked"] else "active"
+            print(f"{k['id']}  {state:8} {','.join(k['scopes']):30} {k['rate']:g}/s  {k['name']}")
+    else:
+        if not keys.revoke(args.id):
+            print(f"floodwall keys: no active key {args.id}", file=sys.stderr)
+            return 1
+        keys.audit("cli", "key.revoke", args.id)
+        print(f"revoked {args.id}")
+    return 0
+
+
+def _service_parsers(sub) -> None:
+    """`serve`, `worker` and `keys`: Floodwall as a service."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", default="sqlite:///floodwall.db",
+                        help="SQLAlchemy URL (default sqlite:///floodwall.db; postgresql+psycopg://... at scale)")
+    common.add_argument("--run", default="service", help="name of this deployment's records and JetStream stream")
+    common.add_argument("--policy", default="floodwall")
+    common.add_argument("--partitions", type=int, default=2, help="JetStream partitions (= workers)")
+    sv = sub.add_parser("serve", parents=[common], help="the HTTP API (embedded engine, or NATS with --log nats://)")
+    sv.add_argument("--log", default="memory", help="'memory' (embedded, default) or nats://host:4222")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--clock", default="wall", choices=["wall", "event"],
+                    help="embedded: wall time, or event time (replaying recorded events)")
+    sv.add_argument("--tick", type=float, default=0.15, help="embedded: seconds between engine batches")
+    sv.set_defaults(func=_serve)
+    wk = sub.add_parser("worker", parents=[common], help="consume one JetStream partition through the engine")
+    wk.add_argument("--log", default="nats://127.0.0.1:4222")
+    wk.add_argument("--partition", type=int, required=True)
+    wk.add_argument("--idle-exit", type=float, default=None, help="exit after this many idle seconds")
+    wk.set_defaults(func=_worker)
+    ky = sub.add_parser("keys", help="API keys: create (prints the secret once), list, revoke")
+    ky_sub = ky.add_subparsers(dest="keys_command", required=True)
+    kc = ky_sub.add_parser("create")
+    kc.add_argument("--scope", action="append", required=True,
+                    choices=["ingest", "gate", "review", "operate", "admin"], help="repeat for several")
+    kc.add_argument("--name", default="cli")
+    kc.add_argument("--rate", type=float, default=1000.0, help="requests per second")
+    kc.add_argument("--burst", type=float, default=2000.0)
+    kl = ky_sub.add_parser("list")
+    kr = ky_sub.add_parser("revoke")
+    kr.add_argument("id")
+    for p in (kc, kl, kr):
+        p.add_argument("--store", default="sqlite:///floodwall.db")
+    ky.set_defaults(func=_keys)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--store", default="sqlite://", help="SQLAlchemy URL for decisions (default: in memory)")
     rp.add_argument("--phone-ranges", help="CSV of virtual-operator number prefixes (replaces the shipped one)")
     rp.add_argument("--quiet", action="store_true", help="no progress bars")
+    rp.add_argument("--serve", action="store_true",
+                    help="watch and act: pace one policy's replay and serve the reviewer console and status page")
+    rp.add_argument("--speed", type=float, default=10.0, help="--serve: simulated seconds per wall second (0: flat out)")
+    rp.add_argument("--reviewers", type=int, default=None,
+                    help="--serve: simulated reviewers beside you (default: the scenario's team; 0: only you)")
+    rp.add_argument("--host", default="127.0.0.1", help="--serve: address to listen on")
+    rp.add_argument("--port", type=int, default=8000, help="--serve: port to listen on")
     rp.set_defaults(func=_replay)
 
     rc = sub.add_parser("record", help="write the events of a simulated replay to JSON Lines (for backtests)")
@@ -88,6 +230,20 @@ def main(argv: list[str] | None = None) -> int:
     cp = sub.add_parser("check-policy", help="validate a policy file")
     cp.add_argument("policy")
     cp.set_defaults(func=_check_policy)
+
+    cb = sub.add_parser("check-playbook", help="validate an incident playbook file")
+    cb.add_argument("playbook", help="playbook name (e.g. floodwall) or .toml file")
+    cb.set_defaults(func=_check_playbook)
+
+    au = sub.add_parser("audit", help="the tamper-evident audit log")
+    au_sub = au.add_subparsers(dest="audit_command", required=True)
+    av = au_sub.add_parser("verify", help="verify the hash chain; names the first broken entry (exit 1)")
+    av.add_argument("--store", required=True, help="SQLAlchemy URL of the store holding the audit log")
+    av.add_argument("--chain", help="verify only this chain (default: every chain)")
+    av.add_argument("--head", help="the published hash of the newest entry, to pin the chain's end")
+    av.set_defaults(func=_audit_verify)
+
+    _service_parsers(sub)
 
     args = parser.parse_args(argv)
     try:

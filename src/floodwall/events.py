@@ -16,8 +16,9 @@ import msgspec
 
 SCHEMA_VERSION = 1
 
-ACTIONS = ("allow", "sample", "limit", "review", "notify", "takedown", "freeze")
-Action = Literal["allow", "sample", "limit", "review", "notify", "takedown", "freeze"]
+ACTIONS = ("allow", "restore", "sample", "limit", "review", "notify", "takedown", "freeze")
+# restore: undo of an earlier takedown or freeze (a reversed review decision, an undone mass action).
+Action = Literal["allow", "restore", "sample", "limit", "review", "notify", "takedown", "freeze"]
 # Severity decides which action wins when several rules fire on one subject.
 SEVERITY = {name: rank for rank, name in enumerate(ACTIONS)}
 
@@ -149,6 +150,14 @@ class ReviewDecided(EventBase, frozen=True, tag="review_decided"):
     note: str = ""
 
 
+class ReviewReversed(EventBase, frozen=True, tag="review_reversed"):
+    """Feedback: a decision was undone (reviewer's undo or upheld appeal); what it removed comes back."""
+
+    item: str
+    reviewer: str
+    note: str = ""
+
+
 Event = Union[
     AccountRegistered,
     Login,
@@ -161,6 +170,7 @@ Event = Union[
     ReportFiled,
     ApiCall,
     ReviewDecided,
+    ReviewReversed,
 ]
 EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
 

@@ -39,6 +39,18 @@ actions = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
 )
 
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("run", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),  # the event id: a report redelivered is stored once
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("stream", sa.String(128), nullable=False, index=True),
+    sa.Column("reporter", sa.String(128), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("weight", sa.Float, nullable=False),  # what it counted for (0: duplicate or rate-limited)
+)
+
 dead_letters = sa.Table(
     "dead_letters",
     metadata,
@@ -83,6 +95,12 @@ class SqlStore:
                 conn.execute(verdicts.insert(), vrows)
             if arows:
                 conn.execute(_insert_ignore(self.engine, actions), arows)
+
+    def record_reports(self, rows: list[dict]) -> None:
+        """Store every report received, with the weight it was given."""
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(_insert_ignore(self.engine, reports), [{**r, "run": self.run} for r in rows])
 
     def record_dead(self, items: Iterable[DeadLetter]) -> None:
         """Store malformed events with their reasons."""

@@ -123,6 +123,13 @@ class HashBank:
         self._removed_log.append(row)
         return True
 
+    def remove_source(self, source: str) -> int:
+        """Remove every live entry added with this source (an undone decision); returns how many."""
+        gone = [h for h, row in self._row_of.items() if self.source[row] == source]
+        for h in gone:
+            self.remove(h)
+        return len(gone)
+
     def __contains__(self, hex_hash: object) -> bool:
         return isinstance(hex_hash, str) and hex_hash.lower() in self._row_of
 

@@ -140,3 +140,11 @@ class RingDetector:
             ring.confirmed = True
             ring.confirmed_by = why
         return ring
+
+    def unconfirm(self, account: str, why: str) -> Ring | None:
+        """Withdraw a confirmation made for ``why`` (an undone decision); other confirmations stand."""
+        ring = self.ring_of(account)
+        if ring and ring.confirmed and ring.confirmed_by == why:
+            ring.confirmed = False
+            ring.confirmed_by = ""
+        return ring

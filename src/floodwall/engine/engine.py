@@ -7,7 +7,7 @@ It sees only events; the simulator's ground truth never reaches it.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -42,6 +42,7 @@ from floodwall.events import (
     ProfileChanged,
     ReportFiled,
     ReviewDecided,
+    ReviewReversed,
     StreamEnded,
     StreamStarted,
     Verdict,
@@ -52,7 +53,9 @@ from floodwall.review.queue import ReviewQueue
 QUALITY_MIN = 50  # PDQ hashes of quality 49 or less are discarded (Meta's guidance)
 DAY = 86_400.0
 CHAT_WINDOW = 300.0
+FRESH_REPORT_CAP = 1.0  # the most report weight accounts younger than a week can add to one room
 RESTRICTED_PREFIXES = ("/internal/", "/admin/", "/whitelist/")
+DEDUP_WINDOW = 3600.0  # seconds of event time an event id is remembered for idempotency
 
 
 class FrameClassifier(Protocol):
@@ -96,8 +99,10 @@ class Engine:
         chat: TextClassifier | None = None,
         banks: BankSet | None = None,
         phone_ranges: PhoneRanges | None = None,
+        responder=None,
     ) -> None:
         self.policy = policy
+        self.responder = responder  # incident response (response/incident.py): surge, levels, playbook
         self.settings = policy.engine
         self.clock = clock
         self.enforcer = enforcer
@@ -139,6 +144,11 @@ class Engine:
         self.actions_by_kind: dict[str, int] = defaultdict(int)
         self._vseq = 0
         self._sent: set[str] = set()
+        # Idempotency by event id: ids seen within DEDUP_WINDOW seconds of event time are skipped, so a
+        # client's retry or a redelivered log message changes nothing. Bounded, so memory stays flat.
+        self._seen_ids: dict[str, float] = {}
+        self._seen_order: deque[tuple[float, str]] = deque()
+        self.duplicates = 0
         self._refs = {r.name: sorted(set(_REF.findall(r.when))) for r in policy.rules}
         self._handlers = {
             AccountRegistered: self._on_registered,
@@ -151,7 +161,10 @@ class Engine:
             ReportFiled: self._on_report,
             ApiCall: self._on_api,
             ReviewDecided: self._on_review,
+            ReviewReversed: self._on_reversed,
         }
+        self.decision_effects: dict[str, dict] = {}  # what each review decision did, so it can be undone
+        self._report_rows: list[dict] = []
 
     # ---- the loop -------------------------------------------------------------------------
 
@@ -166,7 +179,16 @@ class Engine:
         frames: list[FrameSampled] = []
         self._chats: list[ChatPosted] = []
         handlers = self._handlers
+        seen, order = self._seen_ids, self._seen_order
+        while order and order[0][0] < now - DEDUP_WINDOW:
+            _, old = order.popleft()
+            seen.pop(old, None)
         for ev in events:
+            if ev.id in seen:
+                self.duplicates += 1
+                continue
+            seen[ev.id] = ev.ts
+            order.append((ev.ts, ev.id))
             self.events += 1
             if type(ev) is FrameSampled:
                 frames.append(ev)
@@ -180,11 +202,23 @@ class Engine:
             self._evaluate_stream(self.streams[sid])
         for aid in sorted(self._dirty_accounts - {self.streams[s].account for s in self._dirty if s in self.streams}):
             self._evaluate_account(self.accounts[aid])
+        if self.responder is not None:  # incident response: feed the surge detector, carry out the playbook
+            self.responder.after_batch(self, events, self._orders)
         if self._orders:
             self.enforcer.apply(self._orders)
         if self.store is not None and (self._verdicts or self._orders):
             self.store.record(self._verdicts, self._orders)
+        if self._report_rows:
+            if self.store is not None and hasattr(self.store, "record_reports"):
+                self.store.record_reports(self._report_rows)  # every report is kept, whatever it weighed
+            self._report_rows = []
         return self._orders
+
+    def gate(self, ev: StreamStarted) -> tuple[Verdict | None, list[ActionOrder]]:
+        """Go-live gate: handle one StreamStarted now; the stream's verdict (None for a duplicate id) and orders."""
+        orders = self.handle([ev])
+        verdict = next((v for v in reversed(self._verdicts) if v.subject == "stream" and v.key == ev.stream), None)
+        return verdict, orders
 
     # ---- accounts -------------------------------------------------------------------------
 
@@ -339,6 +373,8 @@ class Engine:
         acc.live.discard(st.id)
         if not st.enforced:
             acc.clean_streams += 1
+        if st.case is None:
+            st.last_frame = None  # no reviewer will ask for it
         self._dirty.discard(st.id)
 
     def _on_viewers(self, ev: ViewerCount) -> None:
@@ -348,7 +384,7 @@ class Engine:
             if st.case is not None:
                 item = self.review.items[st.case]
                 if item.status == "open":
-                    self.review.reprioritise(item.id, self._harm(st))
+                    self.review.reprioritise(item.id, self._case_harm(item.streams))
 
     def _on_chat(self, ev: ChatPosted) -> None:
         st = self.streams.get(ev.stream)
@@ -371,16 +407,28 @@ class Engine:
             self.reports_accepted += 1
             self.review.push_report(ev.stream, ev.reporter, self._now, ev.reason)
             return
-        self.reports_accepted += 1  # every report is counted; only its weight can be zero
-        if st is None or not st.live or ev.reporter in st.reporters:
-            return
-        st.reporters.add(ev.reporter)
-        # Rate-limit per reporter: past 20 reports in 10 minutes a reporter's reports weigh nothing.
-        if self.report_counts.add(ev.reporter, ev.ts) > 20:
-            return
-        st.report_weight += self._reporter_weight(ev.reporter)
-        if st.report_weight >= self.settings.report_review_threshold:
-            self._dirty.add(st.id)
+        self.reports_accepted += 1  # every report is counted and stored; only its weight can be zero
+        weight = 0.0
+        if st is not None and st.live and ev.reporter not in st.reporters:  # one voice per reporter per room
+            st.reporters.add(ev.reporter)
+            # Rate-limit per reporter: past 20 reports in 10 minutes a reporter's reports weigh nothing.
+            if self.report_counts.add(ev.reporter, ev.ts) <= 20:
+                weight = self._reporter_weight(ev.reporter)
+                if ev.reporter not in self.reputation and self._fresh(ev.reporter):
+                    # Fresh accounts together count for at most FRESH_REPORT_CAP per room: a flood of them
+                    # cannot open a case on its own, however many there are.
+                    weight = min(weight, max(0.0, FRESH_REPORT_CAP - st.fresh_report_weight))
+                    st.fresh_report_weight += weight
+                st.report_weight += weight
+                if st.report_weight >= self.settings.report_review_threshold:
+                    self._dirty.add(st.id)
+        self._report_rows.append({"id": ev.id, "ts": ev.ts, "stream": ev.stream, "reporter": ev.reporter,
+                                  "reason": ev.reason, "weight": round(weight, 4)})
+
+    def _fresh(self, account: str) -> bool:
+        """Registered less than a week ago (in what the engine saw)."""
+        acc = self.accounts.get(account)
+        return acc is not None and acc.created is not None and self._now - acc.created < 7 * DAY
 
     def _reporter_weight(self, reporter: str) -> float:
         rep = self.reputation.get(reporter)
@@ -450,6 +498,8 @@ class Engine:
             st = self.streams.get(f.stream)
             if st is not None:
                 st.frames += 1
+                if st.live:
+                    st.last_frame = f
         if not self.settings.content:
             return
         # Every frame is hashed, also one whose room ended in this batch: its hash is evidence too.
@@ -592,8 +642,8 @@ class Engine:
         return ev
 
     def _order(self, action: str, subject: str, target: str, v: Verdict, reason: str,
-               sample_every: float | None = None, once: bool = True) -> None:
-        key = f"{action}:{subject}:{target}" + ("" if once else f":{sample_every}")
+               sample_every: float | None = None, once: bool = True, suffix: str = "") -> None:
+        key = f"{action}:{subject}:{target}" + ("" if once else f":{sample_every}") + suffix
         if key in self._sent:
             return
         self._sent.add(key)
@@ -622,8 +672,8 @@ class Engine:
         elif action == "sample" and st is not None and v.sample_every and v.sample_every != st.sample_every:
             st.sample_every = v.sample_every
             self._order("sample", "stream", st.id, v, reason, sample_every=v.sample_every, once=False)
-        elif action == "review" and st is not None:
-            self._open_case(st, v, reason)
+        elif action == "review" and st is not None and not st.taken_down:
+            self._open_case(st, v, reason)  # a room the machine just took down needs no person
 
     def _takedown(self, st: Stream, v: Verdict, reason: str, confirm: bool) -> None:
         if st.taken_down or not st.live:
@@ -631,7 +681,8 @@ class Engine:
         st.taken_down = st.enforced = True
         acc = self.accounts[st.account]
         acc.takedowns += 1
-        self._order("takedown", "stream", st.id, v, reason)
+        # After an undo, a new takedown of the same room is a new order (idempotency keys stay unique).
+        self._order("takedown", "stream", st.id, v, reason, suffix=f":{st.restores}" if st.restores else "")
         if confirm:
             self._confirm_content(st, "confirmed", v.id)
 
@@ -655,9 +706,18 @@ class Engine:
                     self._mark_account(self.accounts[aid])
 
     def _harm(self, st: Stream) -> float:
-        """Expected harm of leaving a stream up: probability x viewers x expected time left."""
+        """Expected harm of leaving a stream up: probability x viewers x expected seconds left live."""
+        if not st.live or st.taken_down:
+            return 0.0
         p = max(max(st.scores) if st.scores else 0.0, min(1.0, st.report_weight / 10.0), 0.2)
-        return p * max(st.viewers, 1) * 600.0
+        # A room that has lasted longer is expected to last longer (Lindy), within 1 and 30 minutes.
+        left = min(max(self._now - st.started, 60.0), 1800.0)
+        return p * max(st.viewers, 1) * left
+
+    def _case_harm(self, rooms: set[str]) -> float:
+        """A case's expected harm: the sum over the rooms it covers."""
+        streams = self.streams
+        return sum(self._harm(streams[r]) for r in rooms if r in streams)
 
     def _open_case(self, st: Stream, v: Verdict, reason: str) -> None:
         if st.reviewed_benign:
@@ -667,7 +727,7 @@ class Engine:
             rooms = {r for r in self.clusters.rooms(st.id) if self.streams[r].live}
         else:
             kind, key, rooms = "stream", st.id, {st.id}
-        item, created = self.review.open_case(kind, key, rooms, self._now, self._harm(st),
+        item, created = self.review.open_case(kind, key, rooms, self._now, self._case_harm(rooms | {st.id}),
                                               {"rules": v.rules, **v.evidence})
         st.case = item.id
         if created:
@@ -677,26 +737,37 @@ class Engine:
         item = self.review.items.get(ev.item)
         if item is None or item.status == "decided":
             return
-        self.review.close(item.id, self._now, ev.violating, ev.reviewer)
         rooms = set(item.streams)
         if item.kind == "cluster" and self.clusters is not None:
             rooms |= self.clusters.rooms(item.key)
+        self.review.close(item.id, self._now, ev.violating, ev.reviewer, ev.note, sorted(rooms))
         self._vseq += 1
         v = Verdict(id=f"{self.policy.name}-v{self._vseq}", ts=self._now, subject="stream", key=item.key,
                     action="takedown" if ev.violating else "allow", rules=[f"review:{ev.reviewer}"],
                     evidence={"item": item.id, "note": ev.note, "rooms": len(rooms)}, policy=self.policy.name)
         self._verdicts.append(v)
+        # What this decision does is written down as it happens, so that an undo can reverse exactly it.
+        done: dict = {"verdict": v.id, "violating": ev.violating, "taken_down": [], "benign": [],
+                      "clusters": [], "rings": [], "reputation": {}}
+        clusters_before = set(self.confirmed_clusters)
         for sid in sorted(rooms):
             st = self.streams.get(sid)
             if st is None:
                 continue
             if ev.violating:
-                if st.live:
+                if st.live and not st.taken_down:
                     self._takedown(st, v, f"review {item.id}", confirm=False)
+                    done["taken_down"].append(sid)
                 if self.settings.review == "case":
+                    ring = self.rings.ring_of(st.account) if self.rings is not None else None
+                    was = bool(ring and ring.confirmed)
                     self._confirm_content(st, "reviewed", v.id)
-            else:
+                    if ring is not None and not was and ring.confirmed:
+                        done["rings"].append(st.account)
+            elif not st.reviewed_benign:
                 st.reviewed_benign = True
+                done["benign"].append(sid)
+        done["clusters"] = sorted(self.confirmed_clusters - clusters_before)
         if not ev.violating and item.kind == "cluster" and self.settings.content:
             # One allow entry stops the same honest content from flooding reviewers again.
             for sid in rooms:
@@ -706,7 +777,45 @@ class Engine:
                     break
         for reporter in self._reporters_of(rooms):
             old = self.reputation.get(reporter, 1.0)
+            done["reputation"][reporter] = self.reputation.get(reporter)
             self.reputation[reporter] = min(3.0, old * 1.2) if ev.violating else max(0.05, old * 0.5)
+        self.decision_effects[item.id] = done
+
+    def _on_reversed(self, ev: ReviewReversed) -> None:
+        """Undo a decision: restore the rooms it took down, withdraw its bank entries and confirmations."""
+        item = self.review.items.get(ev.item)
+        done = self.decision_effects.pop(ev.item, None)
+        if item is None or done is None or item.status != "decided":
+            return
+        self.review.reopen(item.id, self._now, ev.reviewer)
+        self._vseq += 1
+        v = Verdict(id=f"{self.policy.name}-v{self._vseq}", ts=self._now, subject="stream", key=item.key,
+                    action="restore", rules=[f"undo:{ev.reviewer}"],
+                    evidence={"item": item.id, "note": ev.note, "undoes": done["verdict"],
+                              "rooms": len(done["taken_down"])}, policy=self.policy.name)
+        self._verdicts.append(v)
+        for bank in ("reviewed", "honest"):
+            self.banks[bank].remove_source(done["verdict"])
+        for root in done["clusters"]:
+            self.confirmed_clusters.discard(root)
+        if self.rings is not None:
+            for aid in done["rings"]:
+                self.rings.unconfirm(aid, done["verdict"])
+        for sid in done["taken_down"]:
+            st = self.streams[sid]
+            st.taken_down = False
+            st.restored_at = self._now
+            acc = self.accounts[st.account]
+            acc.takedowns = max(0, acc.takedowns - 1)
+            st.restores += 1  # the room may be judged again on its own merits
+            self._order("restore", "stream", sid, v, f"undo of review {item.id}", suffix=f":{v.id}")
+        for sid in done["benign"]:
+            self.streams[sid].reviewed_benign = False
+        for reporter, old in done["reputation"].items():
+            if old is None:
+                self.reputation.pop(reporter, None)
+            else:
+                self.reputation[reporter] = old
 
     def _reporters_of(self, rooms: set[str]) -> set[str]:
         out: set[str] = set()
@@ -717,6 +826,57 @@ class Engine:
         return out
 
     # ---- summaries ------------------------------------------------------------------------
+
+    def reevaluate_account(self, acc: Account) -> None:
+        """Judge an account again within the current batch (incident response asks after a takedown)."""
+        self._evaluate_account(acc)
+
+    def response_order(self, action: str, subject: str, target: str, reason: str, evidence: dict) -> None:
+        """An order from incident response (playbook effect, mass action) within a batch, with its verdict."""
+        self._vseq += 1
+        v = Verdict(id=f"{self.policy.name}-v{self._vseq}", ts=self._now, subject=subject, key=target,  # type: ignore[arg-type]
+                    action=action, rules=[f"response: {reason}"], evidence=evidence, policy=self.policy.name)  # type: ignore[arg-type]
+        self._verdicts.append(v)
+        st = self.streams.get(target) if subject == "stream" else None
+        acc = self.accounts.get(target) if subject == "account" else None
+        if st is not None and action == "limit" and st.live and not st.limited:
+            st.limited = True
+            self._order("limit", "stream", st.id, v, reason)
+        elif st is not None and action == "takedown" and st.live and not st.taken_down:
+            # A hold, not a judgement of the account: its takedown count is left alone.
+            st.taken_down = st.enforced = True
+            self._order("takedown", "stream", st.id, v, reason)
+        elif st is not None and action == "restore" and st.limited and not st.taken_down:
+            st.limited = False  # probation lifted
+            self._order("restore", "stream", st.id, v, reason, suffix=f":{v.id}")
+        elif acc is not None and action == "freeze" and not acc.frozen:
+            acc.frozen = True
+            self._sent.discard(f"freeze:account:{acc.id}")
+            self._order("freeze", "account", acc.id, v, reason, suffix=f":{v.id}")
+            for sid in sorted(acc.live):
+                self._takedown(self.streams[sid], v, reason, confirm=False)
+        elif acc is not None and action == "restore" and acc.frozen:
+            acc.frozen = False
+            self._sent.discard(f"freeze:account:{acc.id}")  # a later rule may freeze it again
+            self._order("restore", "account", acc.id, v, reason, suffix=f":{v.id}")
+        elif acc is not None and action == "notify" and not acc.notified:
+            acc.notified = True
+            self._order("notify", "account", acc.id, v, reason)
+        elif subject == "stream" and target == "*" and action in ("takedown", "restore"):
+            self._order(action, "stream", "*", v, reason, suffix=f":{v.id}")
+
+    def respond_now(self, effects: Sequence[tuple[str, str, str]], reason: str, evidence: dict) -> list[ActionOrder]:
+        """Carry out incident-response orders now, outside an event batch (an executed or undone mass action)."""
+        self._now = self.clock.now()
+        self._dirty, self._dirty_accounts = set(), set()
+        self._verdicts, self._orders = [], []
+        for action, subject, target in effects:
+            self.response_order(action, subject, target, reason, evidence)
+        if self._orders:
+            self.enforcer.apply(self._orders)
+        if self.store is not None and (self._verdicts or self._orders):
+            self.store.record(self._verdicts, self._orders)
+        return self._orders
 
     def pause_all(self, reason: str) -> None:
         """Baseline response: the platform switches off all live streaming (an order, audited)."""

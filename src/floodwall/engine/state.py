@@ -60,9 +60,13 @@ class Stream:
     title_diversion: float = 0.0
     reporters: set[str] = field(default_factory=set)
     report_weight: float = 0.0
+    fresh_report_weight: float = 0.0  # the part of it from accounts younger than a week (capped)
     viewers: int = 0
     case: str | None = None
     reviewed_benign: bool = False
+    last_frame: object = None  # the latest FrameSampled: a reviewer's evidence (kept while a case may need it)
+    restored_at: float | None = None  # a takedown of this room was undone
+    restores: int = 0  # how many times
     last_eval_key: tuple | None = None  # the rules that fired last time (None: never evaluated)
 
     @property

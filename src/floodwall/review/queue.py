@@ -23,6 +23,21 @@ class ReviewItem:
     decided_at: float | None = None
     violating: bool | None = None
     reviewer: str = ""
+    note: str = ""
+
+
+@dataclass
+class Decision:
+    """One human decision, as the console's history shows it (undone_at set once reversed)."""
+
+    item: str
+    ts: float
+    reviewer: str
+    violating: bool | None
+    note: str = ""
+    rooms: list[str] = field(default_factory=list)
+    undone_at: float | None = None
+    undone_by: str = ""
 
 
 class ReviewQueue:
@@ -40,6 +55,7 @@ class ReviewQueue:
         self.created = 0
         self.depth = 0
         self.max_depth = 0
+        self.history: list[Decision] = []  # every decision in order, undone ones marked
 
     def _new(self, kind: str, key: str, streams: set[str], now: float, priority: float, evidence: dict) -> ReviewItem:
         self.created += 1
@@ -100,7 +116,8 @@ class ReviewQueue:
         item.status = "taken"
         return item
 
-    def close(self, item_id: str, now: float, violating: bool | None, reviewer: str = "") -> ReviewItem:
+    def close(self, item_id: str, now: float, violating: bool | None, reviewer: str = "", note: str = "",
+              rooms: list[str] | None = None) -> ReviewItem:
         """Record a decision (None: closed without one, e.g. nothing left to act on)."""
         item = self.items[item_id]
         if item.status == "decided":
@@ -109,8 +126,29 @@ class ReviewQueue:
         item.decided_at = now
         item.violating = violating
         item.reviewer = reviewer
+        item.note = note
         self.depth -= 1
+        if violating is not None:
+            self.history.append(Decision(item_id, now, reviewer, violating, note, sorted(rooms or item.streams)))
         return item
+
+    def reopen(self, item_id: str, now: float, reviewer: str) -> Decision | None:
+        """Undo an item's last decision and put it back in the queue; the undone decision, or None."""
+        item = self.items[item_id]
+        if item.status != "decided":
+            return None
+        last = next((d for d in reversed(self.history) if d.item == item_id and d.undone_at is None), None)
+        if last is not None:
+            last.undone_at, last.undone_by = now, reviewer
+        item.status, item.decided_at, item.violating, item.reviewer = "open", None, None, ""
+        self.depth += 1
+        self.max_depth = max(self.max_depth, self.depth)
+        self._by_key[item.key] = item.id
+        if self.mode == "fifo" or item.kind == "report":
+            self._fifo.append(item.id)
+        else:
+            heapq.heappush(self._heap, (-item.priority, next(self._seq), item.id))
+        return last
 
     def open_items(self) -> list[ReviewItem]:
         """Items not yet decided, best first."""

@@ -80,6 +80,7 @@ class SimStream:
     title: str = ""
     slot: int = -1
     limited_at: float | None = None
+    unlimited_at: float | None = None  # a limit lifted (probation passed)
     sample_every: float = 10.0
     frame_ver: int = 0
     ended: float | None = None
@@ -88,6 +89,7 @@ class SimStream:
     frames: int = 0
     reports: int = 0
     restart_of: str | None = None
+    restored_as: str | None = None  # an undone takedown brought the room back under this id
     went_live: bool = False
     planned_start: float = 0.0
 
@@ -490,7 +492,7 @@ class SimPlatform:
             v = st.peak * (1.0 - math.exp(-(t - st.start) / VIEW_TAU))
         else:
             v = st.peak
-        if st.limited_at is not None and t >= st.limited_at:
+        if st.limited_at is not None and t >= st.limited_at and (st.unlimited_at is None or t < st.unlimited_at):
             v *= LIMITED_SHARE if st.attack else 0.3
         return v
 
@@ -499,9 +501,11 @@ class SimPlatform:
         if b <= a:
             return 0.0
         total = 0.0
-        cut = st.limited_at if st.limited_at is not None and a < st.limited_at < b else None
-        for lo, hi in ((a, cut), (cut, b)) if cut is not None else ((a, b),):
-            f = LIMITED_SHARE if st.limited_at is not None and lo >= st.limited_at else 1.0
+        lim0 = st.limited_at if st.limited_at is not None else math.inf
+        lim1 = st.unlimited_at if st.unlimited_at is not None else math.inf
+        cuts = sorted({a, b} | {x for x in (lim0, lim1) if a < x < b})
+        for lo, hi in zip(cuts, cuts[1:]):
+            f = LIMITED_SHARE if lim0 <= lo < lim1 else 1.0
             x0, x1 = (lo - st.start) / VIEW_TAU, (hi - st.start) / VIEW_TAU
             total += f * st.peak * ((hi - lo) - VIEW_TAU * (math.exp(-x0) - math.exp(-x1)))
         return total / 60.0
@@ -515,8 +519,18 @@ class SimPlatform:
             if o.target == "*" and o.action == "takedown":
                 self.pause_all(now, None)
                 continue
+            if o.target == "*" and o.action == "restore":
+                self.paused_until = min(self.paused_until, now) if self.paused_until is not None else None
+                continue
             if o.subject == "stream":
                 st = self.streams.get(o.target)
+                if o.action == "restore" and st is not None and st.ended is None:
+                    if st.limited_at is not None and st.unlimited_at is None:
+                        st.unlimited_at = now  # a limit lifted (probation passed)
+                    continue
+                if o.action == "restore" and st is not None:
+                    self._restore(st, now)
+                    continue
                 if st is None or st.ended is not None:
                     continue
                 if o.action == "takedown":
@@ -531,13 +545,29 @@ class SimPlatform:
                 acc = self.accounts.get(o.target)
                 if acc is None:
                     continue
-                if o.action == "freeze":
+                if o.action == "restore":
+                    acc.frozen = False
+                elif o.action == "freeze":
                     acc.frozen = True
                     if acc.live and self.streams[acc.live].ended is None:
                         self._end(self.streams[acc.live], now, "freeze", self.pending)
                 elif o.action == "notify" and acc.id not in self.notified:
                     self.notified.add(acc.id)
                     self.notified_at[acc.id] = now
+
+    def _restore(self, st: SimStream, now: float) -> None:
+        """An undone takedown: the streamer's room comes back (as a new stream id) if it had time left."""
+        if st.end_reason not in ("takedown", "freeze") or st.restored_as is not None:
+            return
+        if (not st.attack and st.planned_end <= now) or st.account.live is not None:
+            return
+        rid = f"{st.id}-u"
+        back = SimStream(rid, st.account, st.kind, st.seed, st.look, st.attack, now, st.planned_end,
+                         st.source_t0 + (now - st.start), st.peak, st.device, st.ip, st.title, restart_of=st.id)
+        st.restored_as = rid
+        self.streams[rid] = back
+        (self.truth.attack_streams if st.attack else self.truth.legit_streams)[rid] = back
+        self._push(now, START, rid)
 
     def _end(self, st: SimStream, when: float, reason: str, out: list[Event]) -> None:
         if st.ended is not None:

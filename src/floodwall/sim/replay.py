@@ -11,11 +11,15 @@ from tqdm import tqdm
 from floodwall.adapters.enforcer import RecordingEnforcer
 from floodwall.adapters.eventlog import InProcessLog, read_jsonl, write_jsonl
 from floodwall.adapters.store import SqlStore
+from floodwall.adapters.store import reports as reports_table
 from floodwall.clock import VirtualClock
 from floodwall.engine.engine import Engine
 from floodwall.engine.policy import Policy, load_policy
 from floodwall.engine.signals import PhoneRanges
 from floodwall.events import DeadLetters, Event, FrameSampled, StreamStarted
+from floodwall.adapters.notifiers import FlakyNotifier, RecordingNotifier
+from floodwall.response.incident import IncidentResponse
+from floodwall.response.outbox import DeliveryWorker, Outbox
 from floodwall.sim.classifier import DeclaredClassifier
 from floodwall.sim.platform import SimPlatform
 from floodwall.sim.reviewers import ReviewerPool
@@ -23,6 +27,9 @@ from floodwall.sim.scenario import Scenario
 from floodwall.sim.score import percentiles, score
 
 TICK = 1.0  # seconds of virtual time per engine batch
+NOTIFY_POLL = 5.0  # seconds between the delivery worker's polls of the outbox
+NOTIFY_BATCH = 50  # messages per poll (a gateway's throughput: 10 per second)
+NOTIFY_FAIL_RATE = 0.05  # share of sends that fail transiently and are retried with backoff
 
 
 def chat_classifier():
@@ -43,27 +50,45 @@ def run_policy(
     record: Callable[[list[Event]], None] | None = None,
     progress: bool = True,
     keep: dict | None = None,
+    live=None,
+    reviewer_count: int | None = None,
 ) -> dict:
-    """Play the scenario's plan against one policy and score the outcome (``keep`` gets the live objects)."""
+    """Play the scenario's plan against one policy and score the outcome (``keep`` gets the live objects).
+
+    ``live`` (a :class:`floodwall.sim.live.LiveReplay`) paces the replay on the wall clock and shares the
+    engine with the web console through a Hub; ``reviewer_count`` overrides the scenario's team size (0: people
+    at the console are the only reviewers).
+    """
     wall0 = time.perf_counter()
     platform = SimPlatform(scenario, seed=seed, scale=scale)
     clock = VirtualClock(platform.t0)
     store = SqlStore(store_url, run=f"{scenario.name}/{policy.name}/seed{seed}")
     classifier = DeclaredClassifier(lambda fid: fid in platform.violating_frames, scenario.classifier.tpr,
                                     scenario.classifier.fpr, seed)
+    # Incident response: surge levels and the policy's playbook; notify orders go to an outbox in the store.
+    responder = IncidentResponse.for_policy(policy.name, platform.t0, Outbox(store.engine, run=store.run))
     engine = Engine(policy, clock=clock, enforcer=platform, store=store, classifier=classifier,
-                    chat=chat_classifier() if policy.engine.chat else None, phone_ranges=phone_ranges)
+                    chat=chat_classifier() if policy.engine.chat else None, phone_ranges=phone_ranges,
+                    responder=responder)
+    # The delivery worker polls every NOTIFY_POLL s of virtual time through an SMS-like gateway with a
+    # throughput cap and transient errors (assumed figures), so the delay it reports includes retries.
+    courier = DeliveryWorker(responder.outbox, FlakyNotifier(RecordingNotifier(), NOTIFY_FAIL_RATE, seed),
+                             every=NOTIFY_POLL, batch=NOTIFY_BATCH)
     reviewers = ReviewerPool(
-        scenario.reviewers, max(1, round(scenario.reviewers.count * scale)), engine.review,
+        scenario.reviewers,
+        max(1, round(scenario.reviewers.count * scale)) if reviewer_count is None else reviewer_count, engine.review,
         is_attack=platform.truth.is_attack_stream,
         is_live=lambda s: s in platform.streams and platform.streams[s].ended is None, seed=seed,
     )
+    handle = engine.handle
+    if live is not None:
+        handle = live.attach(engine, platform)
     log = InProcessLog()
     backfill = platform.initial_events()
     if record:
         record(backfill)
     log.append(backfill)
-    engine.handle(log.take())
+    handle(log.take())
     schedule = sorted(policy.scheduled, key=lambda s: s.at)
     t = platform.t0
     steps = int((platform.t_end - platform.t0) / TICK)
@@ -75,7 +100,8 @@ def run_policy(
             record(events)
         log.append(events)
         clock.advance_to(t + TICK)
-        engine.handle(log.take())
+        handle(log.take())
+        courier.poll(clock.now())
         while schedule and schedule[0].at < t + TICK:
             s = schedule.pop(0)
             platform.pause_all(clock.now(), clock.now() + s.minutes * 60)
@@ -83,6 +109,8 @@ def run_policy(
         t += TICK
         if k % 60 == 59:
             bar.update(1)
+        if live is not None and live.stopped:
+            break
     bar.close()
     # Close what is still live at the window's end (not a takedown).
     tail = []
@@ -90,7 +118,9 @@ def run_policy(
         platform._end(platform.streams[sid], platform.t_end, "window_end", tail)
     if keep is not None:
         keep.update(platform=platform, engine=engine, store=store, reviewers=reviewers)
-    return score(platform, engine, reviewers, time.perf_counter() - wall0)
+    result = score(platform, engine, reviewers, time.perf_counter() - wall0)
+    result["reports_stored"] = store.count(reports_table)
+    return result
 
 
 def run_replay(

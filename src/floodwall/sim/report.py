@@ -23,6 +23,7 @@ ROWS = [
     ("reviewer_hours", "reviewer hours", "lower"),
     ("reports_received", "reports received", ""),
     ("reports_dropped", "reports dropped", "lower"),
+    ("reports_stored", "reports stored", ""),
     ("hijacked_owners_notified", "hijacked owners notified", ""),
     ("rings", "rings found", ""),
     ("events", "events", ""),

@@ -24,7 +24,7 @@ class ReviewerPool:
         self.is_attack = is_attack
         self.is_live = is_live
         self.rng = np.random.default_rng([seed, 23])
-        self.free_at = [0.0] * max(1, count)
+        self.free_at = [0.0] * max(0, count)  # 0: only people at the console review
         self.pending: list[tuple[float, int, ReviewDecided]] = []
         self.busy_seconds = 0.0
         self._seq = 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from floodwall.response.outbox import delays
+
 REMOVED = ("takedown", "freeze", "shutdown")
 INTERRUPTED = ("takedown", "freeze", "shutdown", "blocked", "expired")  # expired: its whole slot fell in a shutdown
 
@@ -56,7 +58,9 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
         elif s.planned_start and s.start > s.planned_start:
             lost += (s.start - s.planned_start) / 60  # held back by a shutdown
         if s.end_reason in ("takedown", "freeze"):
-            lost += (s.planned_end - s.ended) / 60
+            back = platform.streams.get(s.restored_as) if s.restored_as else None
+            # An undone takedown costs the gap until the room came back, not the rest of its slot.
+            lost += ((back.start if back is not None and back.went_live else s.planned_end) - s.ended) / 60
         elif s.end_reason == "blocked":
             lost += (s.planned_end - s.ended) / 60
         elif s.end_reason == "shutdown" and pause_to is not None:
@@ -92,6 +96,7 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
         "hijacked_accounts_used": len(hij_used),
         "hijacked_owners_notified": len(hij_used & platform.notified),
         "honest_owners_notified": len(platform.notified - hijacked),
+        **response_figures(engine, hij_used),
         "actions": dict(sorted(engine.actions_by_kind.items())),
         "shadow_rule_hits": dict(sorted(engine.shadow_hits.items())),
         # What each shadow rule would have done, judged against the truth.
@@ -115,4 +120,21 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
             "exposure_viewer_minutes": [round(x, 1) for x in exp_series],
             "live_legit_streams": [int(x) for x in legit_series],
         },
+    }
+
+
+def response_figures(engine, hij_used: set[str]) -> dict:
+    """Incident levels over time and owner notifications (messages that left the outbox), from the responder."""
+    resp = getattr(engine, "responder", None)
+    if resp is None:
+        return {}
+    sent = {r["account"]: r for r in resp.outbox.rows("sent")} if resp.outbox is not None else {}
+    return {
+        "incident_levels": [{"t": c["t"], "level": c["level"], "why": c["why"], "source": c["source"]}
+                            for c in resp.timeline()],
+        "hijacked_owners_notified_fraction": round(len(hij_used & set(sent)) / len(hij_used), 4) if hij_used else None,
+        "notify_delay_seconds": percentiles(delays(list(sent.values()))),
+        "notify_outbox": {st: len(resp.outbox.rows(st)) for st in ("pending", "sent", "dead")} if resp.outbox else {},
+        "probation": {"started": resp.probation_started, "lifted": resp.probation_lifted,
+                      "held_golives": resp.held_golives, "held_registrations": resp.held_registrations},
     }

@@ -1,0 +1,162 @@
+"""API keys (argon2-hashed, scoped, rate-limited) and the audit of privileged calls, in the store.
+
+A key is presented as ``fw_<id>_<secret>``. Only the argon2 hash of the secret is stored; the
+secret is shown once, when the key is created. Every privileged call is appended to the "api"
+chain of the tamper-evident audit log (``floodwall.response.audit``; `floodwall audit verify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from floodwall.response.audit import AuditLog, read_chain, verify_store
+
+SCOPES = ("ingest", "gate", "review", "operate", "admin")
+AUDIT_CHAIN = "api"
+
+metadata = sa.MetaData()
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("hash", sa.String(256), nullable=False),  # argon2id of the secret; the secret is never stored
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("rate", sa.Float, nullable=False),  # sustained requests per second (token bucket refill)
+    sa.Column("burst", sa.Float, nullable=False),  # bucket size
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("revoked", sa.Float, nullable=True),
+)
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A verified key: who it is and what it may do."""
+
+    id: str
+    name: str
+    scopes: frozenset[str]
+    rate: float
+    burst: float
+
+    def allows(self, scope: str) -> bool:
+        """True if the key has this scope (admin has every scope)."""
+        return scope in self.scopes or "admin" in self.scopes
+
+
+class KeyStore:
+    """Creates, verifies and revokes API keys; appends to the audit chain."""
+
+    CACHE_TTL = 60.0  # seconds a verified key is trusted without re-reading its row (revocation delay)
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+        self._ph = PasswordHasher()
+        self._cache: dict[bytes, tuple[float, ApiKey]] = {}
+        self._audit = AuditLog(engine, chain=AUDIT_CHAIN)
+
+    def create(self, name: str, scopes: list[str] | tuple[str, ...], *, rate: float = 1000.0,
+               burst: float = 2000.0) -> tuple[str, ApiKey]:
+        """Create a key; returns (the secret to show once, the key)."""
+        bad = [s for s in scopes if s not in SCOPES]
+        if bad or not scopes:
+            raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {list(scopes)}")
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        kid = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(api_keys.insert().values(
+                id=kid, name=name, hash=self._ph.hash(secret), scopes=sorted(set(scopes)), rate=rate,
+                burst=burst, created=time.time(), revoked=None))
+        return f"fw_{kid}_{secret}", ApiKey(kid, name, frozenset(scopes), rate, burst)
+
+    def verify(self, presented: str) -> ApiKey | None:
+        """The key a presented secret belongs to, or None if it is unknown, wrong or revoked."""
+        # argon2 is deliberately slow (tens of ms): verify once, then trust a SHA-256 digest of the
+        # presented string for CACHE_TTL seconds. The digest of a wrong secret never enters the cache.
+        digest = hashlib.sha256(presented.encode()).digest()
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and now - hit[0] < self.CACHE_TTL:
+            return hit[1]
+        parts = presented.split("_", 2)
+        if len(parts) != 3 or parts[0] != "fw" or not parts[1] or not parts[2]:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == parts[1])).first()
+        if row is None or row.revoked is not None:
+            self._cache.pop(digest, None)
+            return None
+        try:
+            self._ph.verify(row.hash, parts[2])
+        except (VerificationError, InvalidHashError):
+            return None
+        key = ApiKey(row.id, row.name, frozenset(row.scopes), row.rate, row.burst)
+        if len(self._cache) > 10_000:  # bounded: a flood of distinct valid keys cannot grow it forever
+            self._cache.clear()
+        self._cache[digest] = (now, key)
+        return key
+
+    def revoke(self, key_id: str) -> bool:
+        """Revoke a key (takes effect within CACHE_TTL seconds everywhere, at once here)."""
+        with self.engine.begin() as conn:
+            n = conn.execute(api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked.is_(None))
+                             .values(revoked=time.time())).rowcount
+        self._cache = {d: v for d, v in self._cache.items() if v[1].id != key_id}
+        return bool(n)
+
+    def list(self) -> list[dict]:
+        """Every key without its hash."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created))
+            return [{k: v for k, v in r._mapping.items() if k != "hash"} for r in rows]
+
+    def count(self) -> int:
+        """How many keys exist (revoked ones included)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(api_keys)).scalar_one()
+
+    # ---- audit ------------------------------------------------------------------------------
+
+    def audit(self, key_id: str, action: str, target: str, detail: dict | None = None) -> None:
+        """Append one privileged call to the "api" chain of the tamper-evident audit log."""
+        self._audit.append(time.time(), f"key:{key_id}", action, target[:160], detail or {})
+
+    def audit_log(self, limit: int = 100) -> list[dict]:
+        """The most recent audit entries of the API, newest first."""
+        return read_chain(self.engine, AUDIT_CHAIN)[::-1][:limit]
+
+    def verify_audit(self) -> bool:
+        """True if the API's audit chain verifies end to end."""
+        _, breaks = verify_store(self.engine, chain=AUDIT_CHAIN)
+        return not breaks
+
+
+class TokenBucket:
+    """Per-key rate limit: ``rate`` tokens a second up to ``burst``; one token a request."""
+
+    def __init__(self) -> None:
+        self._state: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: ApiKey, cost: float = 1.0) -> float:
+        """0.0 if allowed, else the seconds to wait before retrying."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._state.get(key.id, (key.burst, now))
+            tokens = min(key.burst, tokens + (now - last) * key.rate)
+            if tokens >= cost:
+                self._state[key.id] = (tokens - cost, now)
+                return 0.0
+            self._state[key.id] = (tokens, now)
+            return (cost - tokens) / key.rate

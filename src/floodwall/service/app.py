@@ -1,0 +1,343 @@
+"""The HTTP API: ingest, the go-live gate, cases and decisions, incidents, hash banks, keys, operations.
+
+``create_app(backend, keys)`` builds it; ``extra_routers`` mounts other pages (reviewer console,
+status page) into the same app, behind the same keys (``floodwall.service.auth.require_scope``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import anyio
+import msgspec
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from floodwall.adapters.keys import ApiKey, KeyStore, TokenBucket
+from floodwall.content.bank import HashBank, parse_hash_lines
+from floodwall.events import DeadLetter, Event, EventError, StreamStarted, decode_event
+from floodwall.service.auth import ApiError, require_scope
+from floodwall.service.backends import Backend
+
+log = logging.getLogger("floodwall.api")
+
+MAX_EVENTS = 50_000  # per ingest request
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+class DecisionIn(BaseModel):
+    """A reviewer's decision on a case."""
+
+    violating: bool
+    note: str = Field("", max_length=2000)
+
+
+class HashesIn(BaseModel):
+    """PDQ hashes, 64 hex digits each."""
+
+    hashes: list[str] = Field(..., min_length=1, max_length=100_000)
+    note: str = Field("", max_length=500)
+
+
+class BankIn(BaseModel):
+    """A new hash bank."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    kind: Literal["block", "allow"] = "block"
+
+
+class KeyIn(BaseModel):
+    """A new API key."""
+
+    name: str = Field(..., min_length=1, max_length=128)
+    scopes: list[Literal["ingest", "gate", "review", "operate", "admin"]] = Field(..., min_length=1)
+    rate: float = Field(1000.0, gt=0, le=1e6)
+    burst: float = Field(2000.0, ge=1, le=1e7)
+
+
+def _event_schemas() -> tuple[dict, dict]:
+    """JSON schemas of an event batch and of a StreamStarted, with their components (from msgspec)."""
+    (batch, started), components = msgspec.json.schema_components(
+        (list[Event], StreamStarted), ref_template="#/components/schemas/{name}")
+    return {"batch": batch, "started": started}, components
+
+
+def _body(schema: dict) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIRouter] = (),
+               title: str = "Floodwall") -> FastAPI:
+    """The FastAPI app over a backend (embedded Hub or NATS) and a key store."""
+    schemas, components = _event_schemas()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await backend.start()
+        log.info("floodwall API up", extra={"mode": backend.mode, "durable": backend.durable})
+        try:
+            yield
+        finally:
+            await backend.stop()
+
+    app = FastAPI(title=title, version="1", lifespan=lifespan,
+                  description="Floodwall: events in, verdicts and actions out. Every call but /healthz, "
+                              "/readyz and /metrics needs an API key (Authorization: Bearer fw_...).")
+    app.state.backend = backend
+    app.state.keys = keys
+    app.state.buckets = TokenBucket()
+    app.state.metrics = metrics = backend.metrics
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errs = [{"field": ".".join(str(x) for x in e["loc"][1:]), "reason": e["msg"]} for e in exc.errors()]
+        return JSONResponse({"error": {"type": "invalid_request", "message": "the request failed validation",
+                                       "errors": errs}}, status_code=422)
+
+    @app.middleware("http")
+    async def count(request: Request, call_next):
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.requests.labels(getattr(route, "path", "unmatched"), str(response.status_code)).inc()
+        return response
+
+    def audit(key: ApiKey, action: str, target: str, detail: dict | None = None) -> None:
+        keys.audit(key.id, action, target, detail)
+
+    # ---- operations -----------------------------------------------------------------------
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz():
+        """Every dependency answers (store, loop or NATS)."""
+        checks = await backend.ready()
+        ok = all(checks.values())
+        return JSONResponse({"ready": ok, "checks": checks, "mode": backend.mode}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def prometheus() -> Response:
+        """Prometheus text format."""
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    # ---- events -----------------------------------------------------------------------------
+
+    @app.post("/v1/events", tags=["events"], status_code=202, openapi_extra=_body(schemas["batch"]))
+    async def ingest(request: Request, key: ApiKey = Depends(require_scope("ingest"))):
+        """Ingest a JSON array of events; malformed ones are rejected by index and kept as dead letters."""
+        body = await request.body()
+        try:
+            raws = _raw_list.decode(body)
+        except msgspec.DecodeError as exc:
+            raise ApiError(400, "invalid_body", f"the body must be a JSON array of events: {exc}") from None
+        if len(raws) > MAX_EVENTS:
+            raise ApiError(413, "too_many_events", f"{len(raws)} events; at most {MAX_EVENTS} per request")
+        good: list[Event] = []
+        rejected, dead = [], []
+        for i, raw in enumerate(raws):
+            try:
+                good.append(decode_event(raw))
+            except EventError as err:
+                rejected.append({"index": i, "field": err.field, "reason": err.reason})
+                dead.append(DeadLetter(raw=bytes(raw).decode("utf-8", "replace")[:10_000], field=err.field,
+                                       reason=err.reason, line=i))
+        if dead:
+            await backend.dead(dead)
+            metrics.events_in.labels("rejected").inc(len(dead))
+        out: dict = {"accepted": len(good), "rejected": rejected}
+        if good:
+            out.update(await backend.ingest(good))
+            metrics.events_in.labels("accepted").inc(len(good))
+        if rejected and not good:
+            return JSONResponse({"error": {"type": "invalid_events", "message": "no event in the batch was valid",
+                                           **out}}, status_code=422)
+        return out
+
+    @app.post("/v1/gate", tags=["gate"], openapi_extra=_body(schemas["started"]))
+    async def gate(request: Request, key: ApiKey = Depends(require_scope("gate"))):
+        """The go-live gate: POST a stream_started event, get the verdict, its rules and evidence."""
+        body = await request.body()
+        try:
+            ev = decode_event(body)
+        except EventError as err:
+            raise ApiError(422, "invalid_event", str(err), field=err.field, reason=err.reason) from None
+        if type(ev) is not StreamStarted:
+            raise ApiError(422, "invalid_event", "the gate takes a stream_started event", field="type",
+                           reason="expected stream_started")
+        metrics.events_in.labels("accepted").inc()
+        return await backend.gate(ev)
+
+    @app.post("/v1/reports", tags=["events"], status_code=202)
+    async def report(stream: str = Query(..., min_length=1, max_length=128),
+                     reporter: str = Query(..., min_length=1, max_length=128),
+                     reason: str = Query("other", max_length=64), key: ApiKey = Depends(require_scope("ingest"))):
+        """A user's report of a stream (shorthand for a report_filed event)."""
+        from uuid import uuid4
+
+        from floodwall.events import ReportFiled
+
+        ev = ReportFiled(id=f"rp-{uuid4().hex}", ts=time.time(), stream=stream, reporter=reporter, reason=reason)
+        return {"event": ev.id, **await backend.ingest([ev])}
+
+    @app.get("/v1/dead-letters", tags=["events"])
+    async def dead_letters(limit: int = Query(100, ge=1, le=1000), key: ApiKey = Depends(require_scope("operate"))):
+        """Malformed events, newest first, with the field and the reason."""
+        return {"items": await anyio.to_thread.run_sync(backend.dead_letters, limit)}
+
+    # ---- decisions, cases, incidents ----------------------------------------------------------
+
+    @app.get("/v1/decisions/{key}", tags=["decisions"])
+    async def decisions(key: str, who: ApiKey = Depends(require_scope("review"))):
+        """Every verdict (rules, evidence) and action about a stream or account."""
+        return await anyio.to_thread.run_sync(backend.decisions, key)
+
+    @app.get("/v1/cases", tags=["review"])
+    async def list_cases(limit: int = Query(50, ge=1, le=1000), key: ApiKey = Depends(require_scope("review"))):
+        """Open review cases, highest expected harm first."""
+        return {"items": await anyio.to_thread.run_sync(backend.cases, limit)}
+
+    @app.post("/v1/cases/{case}/decision", tags=["review"], status_code=202)
+    async def decide(case: str, body: DecisionIn, key: ApiKey = Depends(require_scope("review"))):
+        """Decide a case; the decision acts on every room and account the case covers."""
+        out = await backend.decide(case, body.violating, body.note, reviewer=key.name)
+        await anyio.to_thread.run_sync(audit, key, "review.decide", case,
+                                       {"violating": body.violating, "note": body.note})
+        return out
+
+    @app.get("/v1/incidents", tags=["incidents"])
+    async def incidents(key: ApiKey = Depends(require_scope("review"))):
+        """The incident level and what it rests on."""
+        return await anyio.to_thread.run_sync(backend.incident)
+
+    # ---- hash banks ---------------------------------------------------------------------------
+
+    def bank(name: str) -> HashBank:
+        try:
+            return backend.banks[name]
+        except KeyError:
+            raise ApiError(404, "not_found", f"no bank {name!r}") from None
+
+    lock = getattr(getattr(backend, "hub", None), "lock", None)
+
+    def locked():
+        if lock is None:
+            _ = backend.banks  # raises 501 where banks cannot be edited
+        return lock
+
+    @app.get("/v1/banks", tags=["banks"])
+    async def list_banks(key: ApiKey = Depends(require_scope("operate"))):
+        """Every bank: name, kind, live entries."""
+        with locked():
+            return {"items": [{"name": b.name, "kind": b.kind, "size": len(b)} for b in backend.banks.banks]}
+
+    @app.post("/v1/banks", tags=["banks"], status_code=201)
+    async def create_bank(body: BankIn, key: ApiKey = Depends(require_scope("operate"))):
+        """Create an empty bank."""
+        with locked():
+            try:
+                backend.banks.add_bank(HashBank(body.name, kind=body.kind))
+            except ValueError as exc:
+                raise ApiError(409, "exists", str(exc)) from None
+        await anyio.to_thread.run_sync(audit, key, "bank.create", body.name, {"kind": body.kind})
+        return {"name": body.name, "kind": body.kind, "size": 0}
+
+    @app.post("/v1/banks/{name}/hashes", tags=["banks"])
+    async def add_hashes(name: str, body: HashesIn, key: ApiKey = Depends(require_scope("operate"))):
+        """Add PDQ hashes (64 hex digits each); returns how many were new."""
+        try:
+            hexes = parse_hash_lines("\n".join(h.strip() or "-" for h in body.hashes))
+        except ValueError as exc:
+            raise ApiError(422, "invalid_hash", str(exc)) from None
+        with locked():
+            added = bank(name).add(hexes, source=f"api:{key.name}", note=body.note)
+        await anyio.to_thread.run_sync(audit, key, "bank.add", name, {"added": added, "given": len(hexes)})
+        return {"bank": name, "added": added}
+
+    @app.delete("/v1/banks/{name}/hashes/{hex_hash}", tags=["banks"])
+    async def remove_hash(name: str, hex_hash: str, key: ApiKey = Depends(require_scope("operate"))):
+        """Remove one hash from a bank."""
+        with locked():
+            removed = bank(name).remove(hex_hash)
+        if not removed:
+            raise ApiError(404, "not_found", f"bank {name!r} does not hold {hex_hash!r}")
+        await anyio.to_thread.run_sync(audit, key, "bank.remove", name, {"hash": hex_hash})
+        return {"bank": name, "removed": hex_hash}
+
+    @app.post("/v1/banks/{name}/import", tags=["banks"],
+              openapi_extra={"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    async def import_bank(name: str, request: Request, key: ApiKey = Depends(require_scope("operate"))):
+        """Import ThreatExchange-style PDQ hex, one hash a line (extra columns and # comments ignored)."""
+        text = (await request.body()).decode("utf-8", "replace")
+        try:
+            hexes = parse_hash_lines(text)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_hash", str(exc)) from None
+        with locked():
+            added = bank(name).add(hexes, source=f"import:{key.name}")
+        await anyio.to_thread.run_sync(audit, key, "bank.import", name, {"added": added, "lines": len(hexes)})
+        return {"bank": name, "added": added, "read": len(hexes)}
+
+    @app.get("/v1/banks/{name}/export", tags=["banks"], response_class=PlainTextResponse)
+    async def export_bank(name: str, key: ApiKey = Depends(require_scope("operate"))):
+        """The bank's live hashes as PDQ hex, one a line."""
+        with locked():
+            return PlainTextResponse(bank(name).export_text())
+
+    # ---- keys and audit -------------------------------------------------------------------------
+
+    @app.post("/v1/keys", tags=["admin"], status_code=201)
+    async def create_key(body: KeyIn, key: ApiKey = Depends(require_scope("admin"))):
+        """Create an API key; the secret is in this response only."""
+        secret, new = await anyio.to_thread.run_sync(
+            lambda: keys.create(body.name, body.scopes, rate=body.rate, burst=body.burst))
+        await anyio.to_thread.run_sync(audit, key, "key.create", new.id, {"name": body.name, "scopes": body.scopes})
+        return {"id": new.id, "name": new.name, "scopes": sorted(new.scopes), "secret": secret}
+
+    @app.get("/v1/keys", tags=["admin"])
+    async def list_keys(key: ApiKey = Depends(require_scope("admin"))):
+        """Every key (never its secret or hash)."""
+        return {"items": await anyio.to_thread.run_sync(keys.list)}
+
+    @app.delete("/v1/keys/{key_id}", tags=["admin"])
+    async def revoke_key(key_id: str, key: ApiKey = Depends(require_scope("admin"))):
+        """Revoke a key."""
+        if not await anyio.to_thread.run_sync(keys.revoke, key_id):
+            raise ApiError(404, "not_found", f"no active key {key_id!r}")
+        await anyio.to_thread.run_sync(audit, key, "key.revoke", key_id)
+        return {"revoked": key_id}
+
+    @app.get("/v1/audit", tags=["admin"])
+    async def audit_log(limit: int = Query(100, ge=1, le=1000), key: ApiKey = Depends(require_scope("admin"))):
+        """The newest audit rows and whether the hash chain is intact."""
+        rows, ok = await anyio.to_thread.run_sync(lambda: (keys.audit_log(limit), keys.verify_audit()))
+        return {"items": rows, "chain_ok": ok}
+
+    for router in extra_routers:
+        app.include_router(router)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            spec["components"]["securitySchemes"] = {"apiKey": {"type": "http", "scheme": "bearer"}}
+            spec["security"] = [{"apiKey": []}]
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

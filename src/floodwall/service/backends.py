@@ -1,0 +1,284 @@
+"""Where the API's calls go: the embedded engine behind a Hub, or NATS JetStream and its workers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+
+import anyio
+import msgspec
+import sqlalchemy as sa
+
+from floodwall.adapters import store as store_tables
+from floodwall.adapters.nats_log import JetStreamLog, parse_case_id
+from floodwall.adapters.store import SqlStore
+from floodwall.events import DeadLetter, Event, ReviewDecided, StreamStarted
+from floodwall.service.auth import ApiError
+from floodwall.service.hub import Hub
+from floodwall.service.metrics import Metrics
+from floodwall.service.runtime import EmbeddedLoop
+from floodwall.service.worker import cases as cases_table
+from floodwall.service.worker import create_tables, log_batches
+
+
+def gate_answer(ev: StreamStarted, verdict: dict | None, orders: list[dict], duplicate: bool = False) -> dict:
+    """The gate's reply: may the stream go live, and why."""
+    action = verdict["action"] if verdict else "allow"
+    return {
+        "stream": ev.stream, "account": ev.account, "event": ev.id,
+        "allow": action not in ("takedown", "freeze"), "action": action,
+        "rules": verdict["rules"] if verdict else [], "evidence": verdict.get("evidence", {}) if verdict else {},
+        "verdict": verdict["id"] if verdict else None, "orders": orders, "duplicate": duplicate,
+    }
+
+
+class Backend:
+    """What both modes offer the API."""
+
+    mode = "base"
+    durable = False
+
+    def __init__(self, store: SqlStore, metrics: Metrics) -> None:
+        self.store = store
+        self.metrics = metrics
+        create_tables(store.engine)
+
+    async def start(self) -> None:
+        """Connect or start threads."""
+
+    async def stop(self) -> None:
+        """Disconnect or stop threads."""
+
+    async def ingest(self, events: Sequence[Event]) -> dict:
+        """Accept events for processing; returns what the client may rely on."""
+        raise NotImplementedError
+
+    async def dead(self, items: Sequence[DeadLetter]) -> None:
+        """Keep malformed input with its reason."""
+        await anyio.to_thread.run_sync(self.store.record_dead, items)
+
+    async def gate(self, ev: StreamStarted) -> dict:
+        """The go-live decision for one stream."""
+        raise NotImplementedError
+
+    async def ready(self) -> dict[str, bool]:
+        """Readiness of each dependency."""
+        def ping() -> bool:
+            try:
+                with self.store.engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+                return True
+            except Exception:
+                return False
+        return {"store": await anyio.to_thread.run_sync(ping)}
+
+    def dead_letters(self, limit: int) -> list[dict]:
+        """The newest dead letters with their reasons."""
+        t = store_tables.dead_letters
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.run == self.store.run).order_by(t.c.id.desc()).limit(limit))
+            return [{"id": r.id, "index": r.line, "field": r.field, "reason": r.reason, "raw": r.raw[:2000]}
+                    for r in rows]
+
+    def decisions(self, key: str) -> dict:
+        """Every verdict about a stream or account, and the actions sent for it."""
+        t = store_tables.actions
+        with self.store.engine.connect() as conn:
+            acts = conn.execute(sa.select(t).where(t.c.run == self.store.run, t.c.target == key).order_by(t.c.ts))
+            actions = [dict(r._mapping) for r in acts]
+        return {"key": key, "verdicts": self.store.decisions_for(key), "actions": actions}
+
+
+class EmbeddedBackend(Backend):
+    """One process: the engine behind the Hub, fed by a loop thread every tick (in-memory log)."""
+
+    mode = "embedded"
+
+    def __init__(self, hub: Hub, store: SqlStore, metrics: Metrics, tick: float = 0.15) -> None:
+        super().__init__(store, metrics)
+        self.hub = hub
+        self.loop = EmbeddedLoop(hub, store, metrics, tick=tick)
+        metrics.queue_depth.labels("inbox").set_function(lambda: self.loop.depth)
+        metrics.queue_depth.labels("review").set_function(lambda: hub.engine.review.depth)
+
+    async def start(self) -> None:
+        """Start the loop thread."""
+        self.loop.start()
+
+    async def stop(self) -> None:
+        """Stop the loop thread after a last batch."""
+        await anyio.to_thread.run_sync(self.loop.stop)
+
+    async def ingest(self, events: Sequence[Event]) -> dict:
+        """Queue for the next batch (not durable: the embedded log is in memory)."""
+        self.loop.submit(events)
+        return {"durable": False}
+
+    async def gate(self, ev: StreamStarted) -> dict:
+        """Decide now, under the Hub's lock, between loop batches."""
+        def decide():
+            t0 = time.perf_counter()
+            with self.hub.lock:
+                v, orders = self.hub.engine.gate(ev)
+                self.hub.seq += 1
+            self.metrics.gate_seconds.observe(time.perf_counter() - t0)
+            return v, orders
+        v, orders = await anyio.to_thread.run_sync(decide)
+        if v is None:  # a retried gate call: answer with what was decided the first time
+            past = [d for d in self.store.decisions_for(ev.stream) if d["subject"] == "stream"]
+            return gate_answer(ev, past[0] if past else None, [], duplicate=True)
+        return gate_answer(ev, msgspec.to_builtins(v), [msgspec.to_builtins(o) for o in orders])
+
+    async def ready(self) -> dict[str, bool]:
+        """Store reachable and the loop beating."""
+        return {**await super().ready(), "loop": self.loop.alive()}
+
+    def cases(self, limit: int) -> list[dict]:
+        """Open review items, highest expected harm first."""
+        with self.hub.lock:
+            items = self.hub.engine.review.open_items()[:limit]
+            return [{"id": i.id, "kind": i.kind, "key": i.key, "status": i.status, "priority": i.priority,
+                     "created": i.created, "streams": len(i.streams), "evidence": msgspec.to_builtins(i.evidence)}
+                    for i in items]
+
+    async def decide(self, case: str, violating: bool, note: str, reviewer: str) -> dict:
+        """A reviewer's decision becomes a ReviewDecided event in the next batch."""
+        with self.hub.lock:
+            item = self.hub.engine.review.items.get(case)
+            status = item.status if item is not None else None
+        if status is None:
+            raise ApiError(404, "not_found", f"no review case {case!r}")
+        if status == "decided":
+            raise ApiError(409, "already_decided", f"case {case!r} is already decided")
+        ev = ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=time.time(), item=case, reviewer=reviewer,
+                           violating=violating, note=note)
+        self.loop.submit([ev])
+        return {"event": ev.id, "case": case, "queued": True}
+
+    def incident(self) -> dict:
+        """The incident level the engine holds now."""
+        e = self.hub.engine
+        return {"level": int(e.incident_level), "mode": self.mode, "review_depth": e.review.depth,
+                "events": e.events, "verdicts": e.verdicts, "actions": dict(e.actions_by_kind)}
+
+    @property
+    def banks(self):
+        """The engine's bank set (edit under hub.lock)."""
+        return self.hub.engine.banks
+
+
+class NatsBackend(Backend):
+    """Ingest publishes to JetStream and returns after the ack; workers decide; reads come from the store."""
+
+    mode = "nats"
+    durable = True
+
+    def __init__(self, url: str, run: str, partitions: int, store: SqlStore, metrics: Metrics,
+                 gate_timeout: float = 5.0) -> None:
+        super().__init__(store, metrics)
+        self.log = JetStreamLog(url, run, partitions)
+        self.run = run
+        self.gate_timeout = gate_timeout
+        self.reply_subject = f"fw.{run}.gate.{uuid.uuid4().hex[:12]}"
+        self._waiting: dict[str, asyncio.Future] = {}
+        self._publishing = 0
+        metrics.queue_depth.labels("publishing").set_function(lambda: self._publishing)
+
+    async def start(self) -> None:
+        """Connect, make the stream, listen for gate replies."""
+        await self.log.connect()
+
+        async def on_reply(msg) -> None:
+            body = msgspec.json.decode(msg.data)
+            fut = self._waiting.pop(body.get("event"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(body)
+
+        await self.log.nc.subscribe(self.reply_subject, cb=on_reply)
+
+    async def stop(self) -> None:
+        """Drain the connection."""
+        await self.log.close()
+
+    async def ingest(self, events: Sequence[Event]) -> dict:
+        """Publish by partition; return once JetStream has acked every message (durable)."""
+        t0 = time.perf_counter()
+        self._publishing += len(events)
+        try:
+            seqs = await self.log.publish(events, headers={"Fw-Published": repr(time.time())})
+        except ValueError as exc:  # e.g. a review decision naming no partition
+            raise ApiError(422, "invalid_event", str(exc)) from None
+        finally:
+            self._publishing -= len(events)
+        self.metrics.publish_seconds.observe(time.perf_counter() - t0)
+        return {"durable": True, "seq": {str(p): s for p, s in seqs.items()}}
+
+    async def dead(self, items: Sequence[DeadLetter]) -> None:
+        """Store and publish to the dead-letter subject."""
+        await super().dead(items)
+        await self.log.publish_dead(items)
+
+    async def gate(self, ev: StreamStarted) -> dict:
+        """Publish the StreamStarted as its own message and wait for its worker's verdict."""
+        t0 = time.perf_counter()
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[ev.id] = fut
+        try:
+            await self.log.publish([ev], headers={"Fw-Reply": self.reply_subject, "Fw-Published": repr(time.time())})
+            body = await asyncio.wait_for(fut, self.gate_timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(504, "gate_timeout", f"no worker answered within {self.gate_timeout:g} s; the event "
+                           "is durable and will be decided when its worker runs") from None
+        finally:
+            self._waiting.pop(ev.id, None)
+        self.metrics.gate_seconds.observe(time.perf_counter() - t0)
+        return gate_answer(ev, body.get("verdict"), body.get("orders", []))
+
+    async def ready(self) -> dict[str, bool]:
+        """Store reachable and NATS connected."""
+        return {**await super().ready(), "nats": self.log.connected}
+
+    def cases(self, limit: int) -> list[dict]:
+        """Open cases as the workers mirrored them, highest expected harm first."""
+        t = cases_table
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.run == self.run, t.c.status == "open")
+                                .order_by(t.c.priority.desc(), t.c.created).limit(limit))
+            return [{"id": r.id, "kind": r.kind, "key": r.key, "status": r.status, "priority": r.priority,
+                     "created": r.created, "streams": r.streams, "evidence": r.evidence} for r in rows]
+
+    async def decide(self, case: str, violating: bool, note: str, reviewer: str) -> dict:
+        """Route the decision to the case's partition through the log."""
+        if parse_case_id(case) is None:
+            raise ApiError(404, "not_found", f"no review case {case!r} (ids look like p0:rv-1)")
+        t = cases_table
+        with self.store.engine.connect() as conn:
+            status = conn.execute(sa.select(t.c.status).where(t.c.run == self.run, t.c.id == case)).scalar()
+        if status is None:
+            raise ApiError(404, "not_found", f"no review case {case!r}")
+        if status == "decided":
+            raise ApiError(409, "already_decided", f"case {case!r} is already decided")
+        ev = ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=time.time(), item=case, reviewer=reviewer,
+                           violating=violating, note=note)
+        out = await self.ingest([ev])
+        return {"event": ev.id, "case": case, "queued": True, **out}
+
+    def incident(self) -> dict:
+        """Highest incident level any partition reported last (no coordinator consumer yet)."""
+        t = log_batches
+        with self.store.engine.connect() as conn:
+            last = (sa.select(t.c.partition, sa.func.max(t.c.seq).label("seq")).where(t.c.run == self.run)
+                    .group_by(t.c.partition).subquery())
+            rows = conn.execute(sa.select(t.c.partition, t.c.incident_level, t.c.seq).join(
+                last, sa.and_(t.c.partition == last.c.partition, t.c.seq == last.c.seq)).where(t.c.run == self.run))
+            parts = {r.partition: {"level": r.incident_level, "seq": r.seq} for r in rows}
+        return {"level": max((p["level"] for p in parts.values()), default=0), "mode": self.mode,
+                "partitions": parts}
+
+    @property
+    def banks(self):
+        """Bank edits in NATS mode would have to reach every worker through the log: not built."""
+        raise ApiError(501, "not_implemented", "hash banks are edited on the embedded service only; with "
+                       "--log nats the workers' banks are not yet shared through the log")

@@ -1,0 +1,170 @@
+"""What the service runs the engine with: clocks, a counting enforcer and store, the embedded loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from floodwall.adapters.store import SqlStore
+from floodwall.clock import Clock, WallClock
+from floodwall.engine.engine import Engine
+from floodwall.engine.policy import load_policy
+from floodwall.events import ActionOrder, DeadLetter, Event, Verdict
+from floodwall.service.hub import Hub
+from floodwall.service.metrics import Metrics
+
+log = logging.getLogger("floodwall.service")
+
+
+class EventClock:
+    """Event time: the latest ``ts`` seen. A worker's state is then a function of its log alone."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = float(start)
+
+    def now(self) -> float:
+        """The latest event time seen."""
+        return self._now
+
+    def observe(self, events: Sequence[Event]) -> None:
+        """Move time to the newest event of a batch (never back)."""
+        if events:
+            self._now = max(self._now, max(ev.ts for ev in events))
+
+
+class OutboxEnforcer:
+    """The service's enforcer: orders are already in the store's ``actions`` table (the outbox that
+    a platform polls or that a webhook relay drains); this keeps the latest few for the API."""
+
+    def __init__(self, metrics: Metrics | None = None, keep: int = 1000) -> None:
+        self.recent: deque[ActionOrder] = deque(maxlen=keep)
+        self.metrics = metrics
+        self.muted = False  # a worker rebuilding its state from the log re-sends nothing
+
+    def apply(self, orders: Sequence[ActionOrder]) -> None:
+        """Keep the orders (bounded) and count them by kind."""
+        if self.muted:
+            return
+        self.recent.extend(orders)
+        if self.metrics is not None:
+            for o in orders:
+                self.metrics.actions.labels(o.action).inc()
+
+
+class CountingStore:
+    """The store port with metrics: counts verdicts by action, then records them."""
+
+    def __init__(self, store: SqlStore, metrics: Metrics) -> None:
+        self.store = store
+        self.metrics = metrics
+
+    def record(self, verdicts: Sequence[Verdict], orders: Sequence[ActionOrder]) -> None:
+        """Count, then store."""
+        for v in verdicts:
+            self.metrics.verdicts.labels(v.action, "shadow" if v.shadow else "live").inc()
+        self.store.record(verdicts, orders)
+
+
+def build_engine(policy_name: str, *, clock: Clock, store, enforcer, chat: bool = True) -> Engine:
+    """An Engine for the service: the named policy, its chat classifier when the policy uses one."""
+    policy = load_policy(policy_name)
+    classifier = None
+    if chat and policy.engine.chat:
+        from floodwall.content.chat import default_classifier
+
+        classifier = default_classifier()
+    return Engine(policy, clock=clock, enforcer=enforcer, store=store, chat=classifier)
+
+
+class EmbeddedLoop:
+    """The embedded event log and loop: ingest queues into the Hub, a thread runs a batch every tick."""
+
+    def __init__(self, hub: Hub, store: SqlStore, metrics: Metrics, *, tick: float = 0.15,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        self.hub = hub
+        self.store = store
+        self.metrics = metrics
+        self.tick = tick
+        self.on_batch = on_batch
+        self._accepted: deque[tuple[float, int]] = deque()  # (accept time, n events) per ingest call
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_beat = time.monotonic()
+        self.batches = 0
+        self.errors = 0
+
+    def submit(self, events: Sequence[Event]) -> None:
+        """Queue events for the next batch (not durable: the embedded log lives in memory)."""
+        with self._lock:
+            self.hub.submit(events)
+            self._accepted.append((time.perf_counter(), len(events)))
+            self._pending += len(events)
+
+    @property
+    def depth(self) -> int:
+        """Events waiting for the next batch."""
+        return self._pending
+
+    def start(self) -> None:
+        """Run the loop in a daemon thread."""
+        self._thread = threading.Thread(target=self._run, name="floodwall-loop", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the current batch and stop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def alive(self) -> bool:
+        """True if the loop thread runs and beat recently."""
+        return self._thread is not None and self._thread.is_alive() and time.monotonic() - self.last_beat < 30
+
+    def run_once(self) -> int:
+        """Handle everything queued as one batch; returns how many events it held."""
+        with self._lock:
+            events = self.hub.drain()
+            accepted, self._accepted = self._accepted, deque()
+            self._pending = 0
+        self.last_beat = time.monotonic()
+        if not events:
+            return 0
+        t0 = time.perf_counter()
+        try:
+            self.hub.handle(events)
+        except Exception as exc:  # one bad batch must not stop the service: keep it, with why
+            self.errors += 1
+            self.metrics.engine_errors.inc()
+            log.exception("engine failed on a batch of %d events", len(events))
+            from floodwall.events import encode_event
+
+            self.store.record_dead([DeadLetter(raw=encode_event(ev).decode()[:10_000], field="",
+                                               reason=f"engine error: {type(exc).__name__}: {exc}")
+                                    for ev in events])
+            return len(events)
+        done = time.perf_counter()
+        self.metrics.batch_seconds.observe(done - t0)
+        self.metrics.batch_events.observe(len(events))
+        for t_acc, n in accepted:
+            self.metrics.event_to_verdict.observe(done - t_acc)
+        self.batches += 1
+        if self.on_batch:
+            self.on_batch(len(events))
+        return len(events)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            self.run_once()
+            self._stop.wait(max(0.0, self.tick - (time.monotonic() - t0)))
+        self.run_once()
+
+
+def wall_clock() -> Clock:
+    """The clock the embedded service runs on by default."""
+    return WallClock()

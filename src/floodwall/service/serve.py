@@ -1,0 +1,65 @@
+"""`floodwall serve`: build the backend the flags ask for and run the API under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, FastAPI
+
+from floodwall.adapters.keys import KeyStore
+from floodwall.adapters.store import SqlStore
+from floodwall.service.app import create_app
+from floodwall.service.backends import Backend, EmbeddedBackend, NatsBackend
+from floodwall.service.hub import Hub
+from floodwall.service.metrics import Metrics
+from floodwall.service.runtime import EventClock, OutboxEnforcer, build_engine, wall_clock
+
+log = logging.getLogger("floodwall.service")
+
+
+def build_backend(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
+                  policy: str = "floodwall", clock: str = "wall", tick: float = 0.15) -> Backend:
+    """The embedded backend (``log_url == "memory"``) or the NATS one (``nats://...``)."""
+    metrics = Metrics()
+    store = SqlStore(store_url, run=run)
+    if log_url.startswith("nats://"):
+        return NatsBackend(log_url, run, partitions, store, metrics)
+    if log_url != "memory":
+        raise ValueError(f"--log must be 'memory' or a nats:// URL, not {log_url!r}")
+    if clock not in ("wall", "event"):
+        raise ValueError("--clock must be 'wall' or 'event'")
+    from floodwall.service.runtime import CountingStore
+
+    clk = wall_clock() if clock == "wall" else EventClock()
+    engine = build_engine(policy, clock=clk, store=CountingStore(store, metrics), enforcer=OutboxEnforcer(metrics))
+    backend = EmbeddedBackend(Hub(engine), store, metrics, tick=tick)
+    if isinstance(clk, EventClock):  # replaying recorded events: time is the events' time
+        inner = backend.loop.hub.handle
+
+        def handle(events):
+            clk.observe(events)
+            return inner(events)
+
+        backend.loop.hub.handle = handle  # type: ignore[method-assign]
+    return backend
+
+
+def build_app(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
+              policy: str = "floodwall", clock: str = "wall", tick: float = 0.15,
+              extra_routers: tuple[APIRouter, ...] = ()) -> FastAPI:
+    """The whole app from command-line settings."""
+    backend = build_backend(store_url=store_url, log_url=log_url, run=run, partitions=partitions, policy=policy,
+                            clock=clock, tick=tick)
+    return create_app(backend, KeyStore(backend.store.engine), extra_routers=extra_routers)
+
+
+def run_server(app: FastAPI, host: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM, with JSON logs."""
+    import uvicorn
+
+    from floodwall.service.logs import setup_json_logging
+
+    setup_json_logging()
+    if app.state.keys.count() == 0:
+        log.warning("no API keys exist: create one with `floodwall keys create --scope admin --store ...`")
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)

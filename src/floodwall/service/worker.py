@@ -1,0 +1,265 @@
+"""`floodwall worker`: one partition of the JetStream log through the engine, exactly once into the store.
+
+Design (crash safety):
+
+- Each log message (a batch of events for one partition) is one engine batch, on event time
+  (:class:`EventClock`). The engine's state is therefore a function of the partition's messages.
+- The verdicts and actions of a message, its row in ``log_batches`` (the partition's committed
+  offset) and the mirror of review cases are written in ONE store transaction; the message is
+  acked only after that commit. Action keys are primary keys, so an order is stored once.
+- On start the worker reads its committed offset O, recreates its durable pull consumer from the
+  stream start and replays messages 1..O with the store and enforcer muted (rebuilding state,
+  re-sending nothing), then handles O+1.. live. A message redelivered after a crash between
+  commit and ack has seq <= O and changes nothing. Events are also deduplicated by id.
+- A second worker must not own the same partition at the same time (no fencing is built).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+import zlib
+from collections.abc import Sequence
+
+import msgspec
+import sqlalchemy as sa
+
+from floodwall.adapters import store as store_tables
+from floodwall.adapters.nats_log import case_id, decode_batch, ensure_stream, events_subject, stream_name
+from floodwall.adapters.store import SqlStore, _insert_ignore
+from floodwall.events import ActionOrder, FrameSampled, StreamStarted, Verdict
+from floodwall.service.metrics import Metrics
+from floodwall.service.runtime import EventClock, OutboxEnforcer, build_engine
+
+log = logging.getLogger("floodwall.worker")
+
+metadata = sa.MetaData()
+
+log_batches = sa.Table(
+    "log_batches",
+    metadata,
+    sa.Column("run", sa.String(64), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),  # JetStream stream sequence of the message
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("verdicts", sa.Integer, nullable=False),
+    sa.Column("incident_level", sa.Integer, nullable=False),
+    sa.Column("published", sa.Float, nullable=True),
+    sa.Column("committed", sa.Float, nullable=False),
+)
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.String(80), primary_key=True),  # p<partition>:<item>, unique within a run
+    sa.Column("run", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("priority", sa.Float, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("streams", sa.Integer, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("violating", sa.Boolean, nullable=True),
+    sa.Column("reviewer", sa.String(128), nullable=False),
+)
+
+
+def create_tables(engine: sa.Engine) -> None:
+    """Create the worker's tables (idempotent)."""
+    metadata.create_all(engine)
+
+
+class CaptureStore:
+    """The engine's store port, buffering one batch for the worker's single transaction."""
+
+    def __init__(self) -> None:
+        self.verdicts: list[Verdict] = []
+        self.orders: list[ActionOrder] = []
+
+    def record(self, verdicts: Sequence[Verdict], orders: Sequence[ActionOrder]) -> None:
+        """Buffer (the worker commits)."""
+        self.verdicts.extend(verdicts)
+        self.orders.extend(orders)
+
+    def take(self) -> tuple[list[Verdict], list[ActionOrder]]:
+        """What the last batch produced; clears the buffer."""
+        out = (self.verdicts, self.orders)
+        self.verdicts, self.orders = [], []
+        return out
+
+
+def committed_offset(engine: sa.Engine, run: str, partition: int) -> int:
+    """The last log sequence whose results are in the store (0 if none)."""
+    with engine.connect() as conn:
+        q = sa.select(sa.func.max(log_batches.c.seq)).where(log_batches.c.run == run,
+                                                            log_batches.c.partition == partition)
+        return conn.execute(q).scalar() or 0
+
+
+class Worker:
+    """Consumes one partition; see the module docstring for the exactly-once design."""
+
+    def __init__(self, *, nats_url: str, store_url: str, run: str, partition: int, partitions: int,
+                 policy: str = "floodwall", fetch: int = 32) -> None:
+        if not 0 <= partition < partitions:
+            raise ValueError(f"partition must be in 0..{partitions - 1}")
+        self.nats_url, self.run, self.partition, self.partitions = nats_url, run, partition, partitions
+        self.store = SqlStore(store_url, run=run)
+        create_tables(self.store.engine)
+        self.metrics = Metrics()
+        self.clock = EventClock()
+        self.capture = CaptureStore()
+        self.enforcer = OutboxEnforcer(self.metrics)
+        self.engine = build_engine(policy, clock=self.clock, store=self.capture, enforcer=self.enforcer)
+        self.fetch = fetch
+        # Verdict ids restart at v1 in every engine: prefix them per run and partition (they are keys).
+        self.vprefix = f"{zlib.crc32(run.encode()):08x}.p{partition}."
+        self.offset = committed_offset(self.store.engine, run, partition)
+        self._open_cases: set[str] = set()
+        self._cases_seen = 0
+        self.handled = self.rebuilt = 0
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the message in hand, then exit."""
+        self._stop.set()
+
+    async def run_forever(self, idle_exit: float | None = None) -> None:
+        """Consume until stopped (or idle for ``idle_exit`` seconds)."""
+        import nats
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        from nats.js.errors import NotFoundError
+
+        nc = await nats.connect(self.nats_url, connect_timeout=5, max_reconnect_attempts=-1)
+        js = nc.jetstream()
+        await ensure_stream(js, self.run)
+        durable = f"worker-p{self.partition}"
+        try:  # start over from the stream start: the store's offset says what is already done
+            await js.delete_consumer(stream_name(self.run), durable)
+        except NotFoundError:
+            pass
+        cfg = ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT, ack_wait=30,
+                             max_ack_pending=self.fetch * 4)
+        sub = await js.pull_subscribe(events_subject(self.run, self.partition), durable=durable,
+                                      stream=stream_name(self.run), config=cfg)
+        log.info("worker p%d/%d run %s: committed offset %d, rebuilding", self.partition, self.partitions,
+                 self.run, self.offset)
+        idle_since = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                msgs = await sub.fetch(self.fetch, timeout=0.5)
+            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                    break
+                continue
+            idle_since = time.monotonic()
+            for m in msgs:
+                await self._handle(nc, m)
+                await m.ack()
+        await nc.drain()
+
+    async def _handle(self, nc, m) -> None:
+        seq = m.metadata.sequence.stream
+        events = decode_batch(m.data)
+        self.clock.observe(events)
+        if seq <= self.offset:  # already in the store: rebuild state only
+            self.enforcer.muted = True
+            try:
+                self.engine.handle(events)
+            finally:
+                self.enforcer.muted = False
+            self.capture.take()
+            self.rebuilt += 1
+            return
+        t0 = time.perf_counter()
+        self.engine.handle(events)
+        verdicts, orders = self.capture.take()
+        self._commit(seq, events, verdicts, orders, m.headers or {})
+        self.offset = seq
+        self.handled += 1
+        done = time.time()
+        self.metrics.batch_seconds.observe(time.perf_counter() - t0)
+        headers = m.headers or {}
+        reply = headers.get("Fw-Reply")
+        if reply:  # the go-live gate waits on this
+            for ev in events:
+                if type(ev) is StreamStarted:
+                    v = next((x for x in reversed(verdicts) if x.subject == "stream" and x.key == ev.stream), None)
+                    body = {"event": ev.id, "stream": ev.stream, "account": ev.account,
+                            "verdict": msgspec.to_builtins(v) if v is not None else None,
+                            "orders": [msgspec.to_builtins(o) for o in orders if o.target in (ev.stream, ev.account)]}
+                    await nc.publish(reply, msgspec.json.encode(body))
+        # Progress for benchmarks and dashboards (core NATS: fire and forget).
+        await nc.publish(f"fw.{self.run}.done.{self.partition}", msgspec.json.encode({
+            "seq": seq, "events": len(events), "verdicts": len(verdicts),
+            "published": float(headers.get("Fw-Published", 0) or 0), "done": done,
+            "frames": sum(type(e) is FrameSampled for e in events)}))
+
+    def _commit(self, seq: int, events, verdicts: list[Verdict], orders: list[ActionOrder], headers) -> None:
+        p = self.vprefix
+        vrows = [{"id": p + v.id, "run": self.run, "ts": v.ts, "subject": v.subject, "key": v.key,
+                  "action": v.action, "shadow": v.shadow, "policy": v.policy, "rules": v.rules,
+                  "shadow_rules": v.shadow_rules, "evidence": msgspec.to_builtins(v.evidence)} for v in verdicts]
+        arows = [{"key": o.key, "run": self.run, "ts": o.ts, "action": o.action, "subject": o.subject,
+                  "target": o.target, "verdict": p + o.verdict, "reason": o.reason} for o in orders]
+        for v in verdicts:
+            self.metrics.verdicts.labels(v.action, "shadow" if v.shadow else "live").inc()
+        eng = self.store.engine
+        with eng.begin() as conn:
+            if vrows:
+                conn.execute(store_tables.verdicts.insert(), vrows)
+            if arows:
+                conn.execute(_insert_ignore(eng, store_tables.actions), arows)
+            self._mirror_cases(conn)
+            conn.execute(log_batches.insert().values(
+                run=self.run, partition=self.partition, seq=seq, events=len(events), verdicts=len(verdicts),
+                incident_level=int(self.engine.incident_level),
+                published=float(headers.get("Fw-Published", 0) or 0) or None, committed=time.time()))
+
+    def _mirror_cases(self, conn) -> None:
+        """Upsert review items that are new or changed status, so the API can list and route them."""
+        q = self.engine.review
+        items = q.items
+        changed = [items[i] for i in self._open_cases if items[i].status == "decided"]
+        new = [items[f"rv-{n}"] for n in range(self._cases_seen + 1, q.created + 1) if f"rv-{n}" in items]
+        self._cases_seen = q.created
+        for it in changed:
+            self._open_cases.discard(it.id)
+            conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == case_id(self.partition, it.id))
+                         .values(status="decided", violating=it.violating, reviewer=it.reviewer))
+        rows = []
+        for it in new:
+            if it.status != "decided":
+                self._open_cases.add(it.id)
+            rows.append({"id": case_id(self.partition, it.id), "run": self.run, "kind": it.kind, "key": it.key,
+                         "status": "open" if it.status != "decided" else "decided", "priority": it.priority,
+                         "created": it.created, "streams": len(it.streams),
+                         "evidence": msgspec.to_builtins(it.evidence) if it.evidence else {},
+                         "violating": it.violating, "reviewer": it.reviewer})
+        if rows:
+            conn.execute(_insert_ignore(self.store.engine, cases), rows)
+
+
+def run_worker(*, nats_url: str, store_url: str, run: str, partition: int, partitions: int, policy: str,
+               idle_exit: float | None = None) -> int:
+    """Blocking entry point of `floodwall worker`; stops cleanly on SIGTERM or SIGINT."""
+    from floodwall.service.logs import setup_json_logging
+
+    setup_json_logging()
+    w = Worker(nats_url=nats_url, store_url=store_url, run=run, partition=partition, partitions=partitions,
+               policy=policy)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, w.stop)
+        await w.run_forever(idle_exit=idle_exit)
+
+    asyncio.run(main())
+    log.info("worker p%d exiting: %d messages handled, %d rebuilt (pid %d)", partition, w.handled, w.rebuilt,
+             os.getpid())
+    return 0
