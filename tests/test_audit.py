@@ -1,7 +1,7 @@
 """The audit chain: any changed, removed or reordered entry is found, and the verify command names it."""
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 from floodwall.cli import main
 from floodwall.response.audit import AuditLog, audit_log, verify_store

@@ -6,7 +6,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from floodwall.adapters.notifiers import AppriseNotifier, RecordingNotifier, WebhookNotifier
+from floodwall.adapters.notifiers import (
+    AppriseNotifier,
+    RecordingNotifier,
+    WebhookNotifier,
+)
 from floodwall.events import ActionOrder
 from floodwall.response.outbox import DeliveryWorker, Outbox, backoff, delays
 

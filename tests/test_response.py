@@ -1,5 +1,7 @@
 """Surge detection and levels: rise fast, fall with hysteresis, every change with why; playbook validation."""
 
+import itertools
+
 import pytest
 
 from floodwall.response.levels import LevelTracker, level_number
@@ -42,7 +44,7 @@ def test_levels_rise_fast_and_fall_with_hysteresis():
     downs = [c for c in tr.changes if c.level < c.previous]
     assert [c.level for c in downs] == [2, 1, 0]
     assert 300 <= downs[0].t - (T0 + 20 * 60) <= 300 + 60
-    assert all(b.t - a.t >= 300 for a, b in zip(downs, downs[1:]))
+    assert all(b.t - a.t >= 300 for a, b in itertools.pairwise(downs))
     assert seen[-1] == 0
     # Every change says why, with the numbers that crossed.
     assert "user reports" in ups[0].why and "baseline" in ups[0].why

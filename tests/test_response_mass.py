@@ -65,7 +65,7 @@ def test_one_approval_does_nothing(setup):
 
 
 def test_two_approvals_from_one_operator_do_nothing(setup):
-    engine, platform, mass, audit, _, _ = setup
+    _engine, platform, mass, audit, _, _ = setup
     before = (set(platform.frozen), platform.paused, len(platform.orders))
     p = mass.propose("pause_all", "*", "alice", "testing the guard")
     mass.approve(p.id, "bob")
@@ -95,7 +95,7 @@ def test_two_operators_run_it_and_undo_restores_the_state(setup):
 
 
 def test_pause_all_runs_with_two_and_is_undone(setup):
-    engine, platform, mass, _, _, _ = setup
+    _engine, platform, mass, _, _, _ = setup
     p = mass.propose("pause_all", "*", "alice", "last resort drill")
     mass.approve(p.id, "bob")
     assert not platform.paused
@@ -106,7 +106,7 @@ def test_pause_all_runs_with_two_and_is_undone(setup):
 
 
 def test_credential_reset_locks_the_ring_and_queues_owner_messages(setup):
-    engine, platform, mass, _, _, responder = setup
+    _engine, platform, mass, _, _, responder = setup
     p = mass.propose("reset_ring_credentials", "x1", "alice", "credentials sold on a forum")
     mass.approve(p.id, "alice")
     mass.approve(p.id, "dave")
@@ -122,3 +122,96 @@ def test_unknown_kind_and_target_are_refused(setup):
         mass.propose("delete_everything", "x0", "alice", "no")
     with pytest.raises(MassActionError, match="unknown account"):
         mass.propose("freeze_ring", "nobody", "alice", "no")
+
+
+def test_operator_api_two_keys_run_it_and_the_level_can_be_pinned(setup):
+    from fastapi import FastAPI, Header
+    from fastapi.testclient import TestClient
+
+    from floodwall.response.operator_api import router
+    from floodwall.service.hub import Hub
+
+    engine, platform, _, audit, _, responder = setup
+    hub = Hub(engine)
+    mass = MassActions(engine, audit, lock=hub.lock)
+
+    def operator(x_operator: str = Header(...)) -> str:  # the service puts its API-key check here
+        return x_operator
+
+    app = FastAPI()
+    app.include_router(router(hub, mass, operator))
+    c = TestClient(app)
+    pid = c.post("/mass-actions", json={"kind": "freeze_ring", "target": "x2", "reason": "farm"},
+                 headers={"X-Operator": "alice"}).json()["id"]
+    assert c.post(f"/mass-actions/{pid}/approve", headers={"X-Operator": "alice"}).json()["status"] == "proposed"
+    assert c.post(f"/mass-actions/{pid}/approve", headers={"X-Operator": "alice"}).json()["status"] == "proposed"
+    assert not platform.frozen - {"x5"}
+    done = c.post(f"/mass-actions/{pid}/approve", headers={"X-Operator": "bob"}).json()
+    assert done["status"] == "executed" and platform.frozen == {f"x{i}" for i in range(6)}
+    assert c.post(f"/mass-actions/{pid}/undo", json={"reason": "mistake"}, headers={"X-Operator": "bob"}).status_code == 200
+    assert platform.frozen == {"x5"}
+    assert c.get("/audit/verify", headers={"X-Operator": "carol"}).json()["ok"] is True
+    assert c.post("/mass-actions", json={"kind": "nuke", "reason": "x"}, headers={"X-Operator": "a"}).status_code == 422
+    # The level by hand: pinned, recorded with who and why, and in the audit log.
+    ch = c.post("/incident/level", json={"level": "critical", "reason": "press reports"},
+                headers={"X-Operator": "alice"}).json()
+    assert ch["level"] == "critical" and ch["source"] == "operator" and engine.incident_level == 3
+    assert responder.timeline()[-1]["operator"] == "alice"
+    assert c.post("/incident/level", json={"level": "panic", "reason": "x"}, headers={"X-Operator": "a"}).status_code == 422
+    assert c.post("/incident/release", headers={"X-Operator": "alice"}).json() == {"level": "critical", "pinned": False}
+    assert c.post("/incident/level", json={"level": 1, "reason": "x"}).status_code == 422  # no operator: refused
+
+
+def test_operator_level_change_releases_held_registrations(setup):
+    engine, platform, _, _, _, responder = setup
+    clock = engine.clock
+    responder.set_level(engine, 3, "alice", "drill")
+    clock.advance_to(clock.now() + 1)
+    engine.handle([AccountRegistered(id="r-v", ts=clock.now(), account="v1", phone="8617099990000",
+                                     device="dv-v1", ip="45.61.1.1")])
+    assert "v1" in platform.frozen and engine.accounts["v1"].frozen  # held at critical
+    responder.set_level(engine, 1, "alice", "drill over")
+    clock.advance_to(clock.now() + 1)
+    engine.handle([])
+    assert "v1" not in platform.frozen and not engine.accounts["v1"].frozen
+
+
+def test_level_command_sets_and_releases_over_http(setup, capsys):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from fastapi import FastAPI, Header
+
+    from floodwall.cli import main
+    from floodwall.response.operator_api import router
+    from floodwall.service.hub import Hub
+
+    engine, _, _, audit, _, responder = setup
+    hub = Hub(engine)
+
+    def operator(authorization: str = Header(...)) -> str:  # stands in for the service's key check
+        return authorization.removeprefix("Bearer ")
+
+    app = FastAPI()
+    app.include_router(router(hub, MassActions(engine, audit, lock=hub.lock), operator))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert main(["level", "set", "severe", "--reason", "drill", "--url", url, "--key", "ops-alice"]) == 0
+        assert engine.incident_level == 2 and responder.tracker.pinned is not None
+        assert responder.timeline()[-1]["operator"] == "ops-alice"
+        assert main(["level", "release", "--url", url, "--key", "ops-alice"]) == 0
+        assert responder.tracker.pinned is None
+        assert main(["level", "set", "severe", "--reason", "no key", "--url", url]) == 1  # refused without a key
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -192,6 +192,22 @@ def _service_parsers(sub) -> None:
     ky.set_defaults(func=_keys)
 
 
+def _level(args: argparse.Namespace) -> int:
+    import httpx
+
+    from floodwall.response.levels import level_number
+
+    headers = {"Authorization": f"Bearer {args.key}"} if args.key else {}
+    base = args.url.rstrip("/")
+    if args.level_command == "set":
+        level_number(args.level)  # a typo fails here, before anything is sent
+        r = httpx.post(f"{base}/incident/level", json={"level": args.level, "reason": args.reason}, headers=headers)
+    else:
+        r = httpx.post(f"{base}/incident/release", headers=headers)
+    print(r.text)
+    return 0 if r.is_success else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="floodwall", description="Real-time defence against saturation attacks on live streaming")
@@ -242,6 +258,17 @@ def main(argv: list[str] | None = None) -> int:
     av.add_argument("--chain", help="verify only this chain (default: every chain)")
     av.add_argument("--head", help="the published hash of the newest entry, to pin the chain's end")
     av.set_defaults(func=_audit_verify)
+
+    lv = sub.add_parser("level", help="set the incident level by hand on a running service, or release it")
+    lv_sub = lv.add_subparsers(dest="level_command", required=True)
+    ls = lv_sub.add_parser("set", help="pin the level (recorded with your key's name and the reason)")
+    ls.add_argument("level", help="normal, elevated, severe, critical (or 0-3)")
+    ls.add_argument("--reason", required=True)
+    lr = lv_sub.add_parser("release", help="hand the level back to the surge detector")
+    for p in (ls, lr):
+        p.add_argument("--url", default="http://127.0.0.1:8000", help="the service's base URL")
+        p.add_argument("--key", help="an API key with the operate scope")
+        p.set_defaults(func=_level)
 
     _service_parsers(sub)
 

@@ -113,9 +113,10 @@ class RingDetector:
             q.popleft()
         q.append((now, account))
         changed: set[str] = set()
-        if len(q) >= self.block_min:
-            others = [o for _, o in q]
-            self._link_all(account, others[:-1] if len(q) == self.block_min else others[:1], "phone_block", now, changed)
+        if len(q) == self.block_min:
+            self._link_all(account, [o for _, o in q][:-1], "phone_block", now, changed)
+        elif len(q) > self.block_min:  # the burst is linked already: joining its oldest member is enough
+            self._link_all(account, [q[0][1]], "phone_block", now, changed)
         return changed
 
     def on_content(self, a: str, b: str, now: float) -> set[str]:

@@ -6,6 +6,7 @@ It sees only events; the simulator's ground truth never reaches it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict, deque
 from collections.abc import Sequence
@@ -419,8 +420,12 @@ class Engine:
                     # cannot open a case on its own, however many there are.
                     weight = min(weight, max(0.0, FRESH_REPORT_CAP - st.fresh_report_weight))
                     st.fresh_report_weight += weight
+                old = st.report_weight
                 st.report_weight += weight
-                if st.report_weight >= self.settings.report_review_threshold:
+                # Re-evaluate when the pressure crosses the review bar or doubles, not on every report:
+                # a room with a million reports is evaluated a few dozen times, not a million.
+                if weight > 0 and st.report_weight >= self.settings.report_review_threshold and (
+                        old < self.settings.report_review_threshold or math.frexp(st.report_weight)[1] > math.frexp(old)[1]):
                     self._dirty.add(st.id)
         self._report_rows.append({"id": ev.id, "ts": ev.ts, "stream": ev.stream, "reporter": ev.reporter,
                                   "reason": ev.reason, "weight": round(weight, 4)})

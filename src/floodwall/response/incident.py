@@ -12,10 +12,23 @@ from typing import TYPE_CHECKING
 
 import cel
 
-from floodwall.events import AccountRegistered, ActionOrder, Event, FrameSampled, ReportFiled, StreamStarted
+from floodwall.events import (
+    AccountRegistered,
+    ActionOrder,
+    Event,
+    FrameSampled,
+    ReportFiled,
+    StreamStarted,
+)
+from floodwall.response.audit import AuditLog
 from floodwall.response.levels import LEVELS, LevelChange, LevelTracker
 from floodwall.response.outbox import Outbox
-from floodwall.response.playbook import Playbook, load_playbook, playbook_for, without_effects
+from floodwall.response.playbook import (
+    Playbook,
+    load_playbook,
+    playbook_for,
+    without_effects,
+)
 from floodwall.response.surge import SurgeDetector
 
 if TYPE_CHECKING:
@@ -30,9 +43,12 @@ KEEP_LIMITED = ("limit", "takedown", "freeze")  # a rule asking for one of these
 class IncidentResponse:
     """Surge detector, level tracker and playbook effects for one engine."""
 
-    def __init__(self, playbook: Playbook, start: float, outbox: Outbox | None = None) -> None:
+    def __init__(self, playbook: Playbook, start: float, outbox: Outbox | None = None,
+                 audit: AuditLog | None = None) -> None:
         self.playbook = playbook
         self.outbox = outbox  # notify orders become owner messages here (None: orders only)
+        self.audit = audit  # operators' level settings are recorded here (None: in the timeline only)
+        self._unapplied: list[LevelChange] = []  # operator changes whose effects wait for the next batch
         self.detector = SurgeDetector(playbook.surge, start)
         self.tracker = LevelTracker(playbook.hold_s, start)
         self.probation: dict[str, int] = {}  # stream -> clean frames so far
@@ -47,10 +63,10 @@ class IncidentResponse:
 
     @classmethod
     def for_policy(cls, policy_name: str, start: float, outbox: Outbox | None = None,
-                   playbook: str | None = None) -> IncidentResponse:
+                   playbook: str | None = None, audit: AuditLog | None = None) -> IncidentResponse:
         """The response for a policy: its own playbook, or the default detector with no effects."""
         pb = load_playbook(playbook) if playbook else playbook_for(policy_name)
-        return cls(pb if pb is not None else without_effects(load_playbook("floodwall")), start, outbox)
+        return cls(pb if pb is not None else without_effects(load_playbook("floodwall")), start, outbox, audit)
 
     def enqueue_notices(self, engine: Engine, orders: Sequence[ActionOrder]) -> None:
         """Put a message for each notify order in the outbox (the owner's number on record)."""
@@ -73,6 +89,9 @@ class IncidentResponse:
         now = engine._now
         counts = self._count(engine, events, orders, now)
         self.detector.add(now, counts, learning=self.tracker.level == 0)
+        for change in self._unapplied:
+            self._changed(engine, change)
+        self._unapplied = []
         if int(now) != self._last_eval:
             self._last_eval = int(now)
             target, why, evidence = self.detector.target(now)
@@ -96,11 +115,17 @@ class IncidentResponse:
         """An operator pins the level by hand (recorded with who and why)."""
         ch = self.tracker.set_by_operator(engine.clock.now(), level, operator, reason)
         engine.incident_level = level
+        self._unapplied.append(ch)  # orders (releasing holds) go out with the engine's next batch
+        if self.audit is not None:
+            self.audit.append(ch.t, operator, "level_set", "incident", {"level": LEVELS[level], "reason": reason})
         return ch
 
     def release(self, engine: Engine, operator: str) -> None:
         """An operator hands the level back to the detector."""
         self.tracker.release(engine.clock.now(), operator)
+        if self.audit is not None:
+            self.audit.append(engine.clock.now(), operator, "level_released", "incident",
+                              {"level": LEVELS[self.tracker.level]})
 
     # ---- metrics --------------------------------------------------------------------------
 

@@ -151,7 +151,7 @@ class DeliveryWorker:
                                body=row.body)
             try:
                 self.notifier.send(msg)
-            except Exception as exc:  # any failure of the channel is a retry, never a crash of the loop
+            except Exception as exc:  # noqa: BLE001 - any failure of the channel is a retry, never a crash of the loop
                 attempts = row.attempts + 1
                 dead = attempts >= self.max_attempts
                 values = {"status": "dead" if dead else "pending", "attempts": attempts,

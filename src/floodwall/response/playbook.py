@@ -6,9 +6,9 @@ Validation names the file, the key and the problem. docs/response.md documents t
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from floodwall import shipped
@@ -126,7 +126,7 @@ def parse_playbook(text: str, source: str = "<string>") -> Playbook:
             public=lv.get("public", ""), doing=lv.get("doing", ""),
         )
     order = sorted(plays)
-    for lo, hi in zip(order, order[1:]):
+    for lo, hi in itertools.pairwise(order):
         a, b = plays[lo], plays[hi]
         if not (b.ratio > a.ratio or (b.ratio == a.ratio and b.min_metrics > a.min_metrics)):
             raise PlaybookError(

@@ -77,7 +77,7 @@ class SurgeDetector:
             self._minute += 1
             if minute - self._minute > 24 * 60:  # a long gap: no point folding a day of zeros one by one
                 self._minute = minute
-        sec = int(math.floor(t))
+        sec = math.floor(t)
         if self._bins and self._bins[-1][0] == sec:
             bucket = self._bins[-1][1]
         else:

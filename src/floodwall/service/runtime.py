@@ -68,6 +68,24 @@ class CountingStore:
         self.store.record(verdicts, orders)
 
 
+def open_store(url: str, run: str, attempts: int = 5) -> SqlStore:
+    """SqlStore with its tables; retried because processes starting together race to CREATE TABLE."""
+    import sqlalchemy as sa
+
+    for i in range(attempts):
+        try:
+            store = SqlStore(url, run=run)
+            from floodwall.service.worker import create_tables
+
+            create_tables(store.engine)
+            return store
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            if i == attempts - 1:
+                raise
+            time.sleep(0.2 * (i + 1))
+    raise AssertionError("unreachable")
+
+
 def build_engine(policy_name: str, *, clock: Clock, store, enforcer, chat: bool = True) -> Engine:
     """An Engine for the service: the named policy, its chat classifier when the policy uses one."""
     policy = load_policy(policy_name)

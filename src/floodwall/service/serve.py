@@ -7,12 +7,11 @@ import logging
 from fastapi import APIRouter, FastAPI
 
 from floodwall.adapters.keys import KeyStore
-from floodwall.adapters.store import SqlStore
 from floodwall.service.app import create_app
 from floodwall.service.backends import Backend, EmbeddedBackend, NatsBackend
 from floodwall.service.hub import Hub
 from floodwall.service.metrics import Metrics
-from floodwall.service.runtime import EventClock, OutboxEnforcer, build_engine, wall_clock
+from floodwall.service.runtime import EventClock, OutboxEnforcer, build_engine, open_store, wall_clock
 
 log = logging.getLogger("floodwall.service")
 
@@ -21,7 +20,7 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
                   policy: str = "floodwall", clock: str = "wall", tick: float = 0.15) -> Backend:
     """The embedded backend (``log_url == "memory"``) or the NATS one (``nats://...``)."""
     metrics = Metrics()
-    store = SqlStore(store_url, run=run)
+    store = open_store(store_url, run)
     if log_url.startswith("nats://"):
         return NatsBackend(log_url, run, partitions, store, metrics)
     if log_url != "memory":

@@ -29,10 +29,10 @@ import sqlalchemy as sa
 
 from floodwall.adapters import store as store_tables
 from floodwall.adapters.nats_log import case_id, decode_batch, ensure_stream, events_subject, stream_name
-from floodwall.adapters.store import SqlStore, _insert_ignore
+from floodwall.adapters.store import _insert_ignore
 from floodwall.events import ActionOrder, FrameSampled, StreamStarted, Verdict
 from floodwall.service.metrics import Metrics
-from floodwall.service.runtime import EventClock, OutboxEnforcer, build_engine
+from floodwall.service.runtime import EventClock, OutboxEnforcer, build_engine, open_store
 
 log = logging.getLogger("floodwall.worker")
 
@@ -108,8 +108,7 @@ class Worker:
         if not 0 <= partition < partitions:
             raise ValueError(f"partition must be in 0..{partitions - 1}")
         self.nats_url, self.run, self.partition, self.partitions = nats_url, run, partition, partitions
-        self.store = SqlStore(store_url, run=run)
-        create_tables(self.store.engine)
+        self.store = open_store(store_url, run)
         self.metrics = Metrics()
         self.clock = EventClock()
         self.capture = CaptureStore()
@@ -160,7 +159,8 @@ class Worker:
             for m in msgs:
                 await self._handle(nc, m)
                 await m.ack()
-        await nc.drain()
+        await nc.flush()
+        await nc.close()  # not drain(): the pull subscription would hold it to its timeout
 
     async def _handle(self, nc, m) -> None:
         seq = m.metadata.sequence.stream

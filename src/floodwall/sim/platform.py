@@ -122,6 +122,7 @@ class SimPlatform:
         self.notified: set[str] = set()
         self.notified_at: dict[str, float] = {}
         self.blocked_starts = 0
+        self.false_report_targets: set[str] = set()
         self.frames_sent = 0
         self._tick_start = self.t0
         self._build()
@@ -293,6 +294,7 @@ class SimPlatform:
         merchants = [sid for sid, st in self.streams.items() if st.kind == MERCHANT and not st.attack
                      and st.start < self.attack_end and st.planned_end > attack_start]
         targets = [merchants[i] for i in rng.choice(len(merchants), size=min(len(merchants), self._n(a.false_report_targets)), replace=False)] if merchants else []
+        self.false_report_targets = set(targets)
         for k in range(self._n(a.false_reporters) if targets else 0):
             rid = f"fr{k}"
             acc = SimAccount(rid, f"{blocks[int(rng.integers(len(blocks)))]}{rng.integers(0, 10**4):04d}",

@@ -16,6 +16,7 @@ ROWS = [
     ("attack_streams_never_removed", "attack streams never removed", "lower"),
     ("legit_streams", "honest streams", ""),
     ("legit_streams_wrongly_interrupted", "honest streams interrupted", "lower"),
+    ("false_report_targets_interrupted", "mass-reported merchants interrupted", "lower"),
     ("legit_streams_limited", "honest streams limited (kept off recommendations)", "lower"),
     ("legit_streamer_minutes_lost", "honest streamer-minutes lost", "lower"),
     ("review_items", "review items", "lower"),
@@ -25,6 +26,10 @@ ROWS = [
     ("reports_dropped", "reports dropped", "lower"),
     ("reports_stored", "reports stored", ""),
     ("hijacked_owners_notified", "hijacked owners notified", ""),
+    ("hijacked_owners_notified_fraction", "hijacked owners messaged (share, via outbox)", "higher"),
+    ("notify_delay_seconds.median", "owner message delay, median (s)", "lower"),
+    ("notify_delay_seconds.p99", "owner message delay, p99 (s)", "lower"),
+    ("incident_levels", "incident level changes", ""),
     ("rings", "rings found", ""),
     ("events", "events", ""),
     ("frames", "frames", ""),
@@ -44,6 +49,8 @@ def _get(d: dict, path: str):
 def _fmt(x) -> str:
     if x is None:
         return "-"
+    if isinstance(x, list):  # a timeline: how many entries
+        return f"{len(x):,}"
     if isinstance(x, float):
         return f"{x:,.1f}" if abs(x) >= 100 else f"{x:,.3g}"
     return f"{x:,}"

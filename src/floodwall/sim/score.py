@@ -85,6 +85,9 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
         "attack_accounts_unused": len(platform.pool),
         "legit_streams": len(originals),
         "legit_streams_wrongly_interrupted": len(interrupted),
+        # The honest merchants a report-flooding ring went after, and how many of them went down.
+        "false_report_targets": len(platform.false_report_targets),
+        "false_report_targets_interrupted": sum(1 for s in interrupted if s.id in platform.false_report_targets),
         "legit_streams_limited": limited,
         "legit_streamer_minutes_lost": round(lost, 1),
         "review_items": engine.review.created,

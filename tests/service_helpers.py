@@ -1,0 +1,61 @@
+"""Shared helpers of the service tests: keys, events, waiting, the running NATS and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+
+import pytest
+
+NATS_URL = os.environ.get("FLOODWALL_TEST_NATS", "nats://127.0.0.1:4222")
+PG_ADMIN = os.environ.get("FLOODWALL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """True if something listens on host:port."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def need(port: int, what: str) -> None:
+    """Fail (not skip) when a service the tests must use for real is down: scripts/services.sh starts it."""
+    if not port_open(port):
+        pytest.fail(f"{what} is not running on 127.0.0.1:{port}; run scripts/services.sh")
+
+
+def new_pg_database(prefix: str = "fwtest") -> tuple[str, callable]:
+    """A fresh PostgreSQL database; returns (its URL, a function that drops it)."""
+    import sqlalchemy as sa
+
+    need(5432, "PostgreSQL")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def bearer(secret: str) -> dict[str, str]:
+    """Authorization header for a key."""
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def wait_for(pred, timeout: float = 10.0, every: float = 0.05):
+    """Poll until pred() is truthy; returns its value or fails."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(every)
+    pytest.fail(f"condition not met within {timeout} s")
