@@ -85,3 +85,19 @@ def test_verify_command_names_the_first_broken_entry(tmp_path, capsys):
     assert main(["audit", "verify", "--store", url]) == 1
     out = capsys.readouterr().out
     assert "entry 2 is broken" in out and "entry 4" not in out
+
+
+def test_chain_and_verify_command_on_postgresql(capsys):
+    """The same chain in PostgreSQL (the store at scale): clean, then a changed entry named by the command."""
+    from service_helpers import new_pg_database
+
+    url, drop = new_pg_database("fwaudit")
+    try:
+        log = chain(url)
+        assert main(["audit", "verify", "--store", url]) == 0
+        tamper(log, 3, payload='{"i":3,"note":"edited"}')
+        assert main(["audit", "verify", "--store", url, "--chain", "ops"]) == 1
+        assert "entry 3 is broken" in capsys.readouterr().out
+        log.db.dispose()
+    finally:
+        drop()

@@ -135,3 +135,68 @@ def test_playbook_errors_name_the_key_and_problem(text, message):
 def test_a_valid_playbook_parses():
     pb = parse_playbook(GOOD)
     assert pb.hold_s == 300 and pb.play(2).probation and pb.play(3) is None
+
+
+def _engine_with_response():
+    from floodwall.adapters.enforcer import RecordingEnforcer
+    from floodwall.clock import VirtualClock
+    from floodwall.engine.engine import Engine
+    from floodwall.engine.policy import load_policy
+    from floodwall.response.incident import IncidentResponse
+
+    clock = VirtualClock(T0)
+    rec = RecordingEnforcer()
+    resp = IncidentResponse.for_policy("floodwall", T0)
+    return Engine(load_policy("floodwall"), clock=clock, enforcer=rec, responder=resp), clock, rec, resp
+
+
+def _frames(stream, account, t, n, seed=0):
+    import numpy as np
+
+    from floodwall.events import FrameSampled
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        img = np.kron(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), np.ones((8, 8, 1), dtype=np.uint8))
+        out.append(FrameSampled(id=f"f-{stream}-{t}-{i}", ts=t, stream=stream, account=account, width=64, height=64,
+                                pixels=img.tobytes()))
+    return out
+
+
+def test_probation_limits_an_untrusted_go_live_at_severe_and_lifts_after_clean_frames():
+    from floodwall.events import AccountRegistered, StreamStarted
+
+    engine, clock, rec, resp = _engine_with_response()
+    # Aged, but no avatar: not trusted, low risk (no gate rule limits it).
+    engine.handle([AccountRegistered(id="r1", ts=T0 - 90 * 86400, account="a1", phone="8613800001111",
+                                     device="d1", ip="1.2.3.4")])
+    resp.set_level(engine, 2, "alice", "drill")
+    clock.advance_to(T0 + 1)
+    engine.handle([StreamStarted(id="s1", ts=T0 + 1, stream="s1", account="a1", device="d1", ip="1.2.3.4")])
+    limits = [o for o in rec.orders if o.action in ("limit", "restore")]
+    assert [(o.action, o.target) for o in limits] == [("limit", "s1")]
+    assert limits[0].reason.startswith("probation: level severe")
+    for k in range(5):
+        clock.advance_to(T0 + 2 + k)
+        engine.handle(_frames("s1", "a1", T0 + 2 + k, 1, seed=k))
+    assert not any(o.action == "restore" for o in rec.orders)  # five clean frames: still in probation
+    clock.advance_to(T0 + 10)
+    engine.handle(_frames("s1", "a1", T0 + 10, 1, seed=9))
+    lifted = [o for o in rec.orders if o.action == "restore"]
+    assert len(lifted) == 1 and lifted[0].target == "s1" and "6 clean frames" in lifted[0].reason
+    assert engine.streams["s1"].limited is False and resp.probation_lifted == 1
+
+
+def test_a_trusted_streamer_goes_live_unlimited_at_critical():
+    from floodwall.events import AccountRegistered, ProfileChanged, StreamStarted
+
+    engine, clock, rec, resp = _engine_with_response()
+    engine.handle([AccountRegistered(id="r1", ts=T0 - 90 * 86400, account="m1", phone="8613800002222",
+                                     device="d2", ip="1.2.3.5"),
+                   ProfileChanged(id="p1", ts=T0 - 90 * 86400, account="m1", avatar=True, title="shop")])
+    resp.set_level(engine, 3, "alice", "drill")
+    clock.advance_to(T0 + 1)
+    engine.handle([StreamStarted(id="s2", ts=T0 + 1, stream="s2", account="m1", device="d2", ip="1.2.3.5")])
+    assert not [o for o in rec.orders if o.action in ("limit", "takedown")]
+    assert engine.streams["s2"].live and not engine.streams["s2"].limited

@@ -158,3 +158,22 @@ def test_case_queue_pops_highest_harm_first_and_reopen_requeues():
     undone = q.reopen(high.id, 4.0, "r2")
     assert undone is not None and undone.undone_by == "r2"
     assert q.depth == 3 and q.pop().id == high.id
+
+
+def test_undo_thaws_the_ring_its_decision_froze():
+    h = Harness()
+    evs = []
+    for i in range(6):  # fresh accounts on two farm devices and one number block: a ring
+        evs += h.account(f"r{i}", fresh=True, phone=f"861701234{i:04d}", device=f"farm{i % 2}", ip=f"9.9.{i}.1")
+    h.send(*evs)
+    assert h.engine.rings.ring_of("r0") is not None
+    h.send(StreamStarted(id=h.eid(), ts=h.clock.now(), stream="s-r0", account="r0", device="farm0", ip="9.9.0.1"))
+    h.send(*[_report(h, "s-r0", f"v{i}") for i in range(3)])
+    (case,) = h.engine.review.items.values()
+    h.send(ReviewDecided(id=h.eid(), ts=h.clock.now(), item=case.id, reviewer="ana", violating=True))
+    frozen = h.actions("freeze")
+    assert frozen == {f"r{i}" for i in range(6)}  # one decision froze the whole ring
+    h.send(ReviewReversed(id=h.eid(), ts=h.clock.now(), item=case.id, reviewer="ana", note="wrong room"))
+    assert h.actions("restore") >= frozen | {"s-r0"}
+    assert not any(h.engine.accounts[a].frozen for a in frozen)
+    assert not h.engine.rings.ring_of("r0").confirmed

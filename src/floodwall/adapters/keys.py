@@ -80,6 +80,13 @@ class KeyStore:
                 burst=burst, created=time.time(), revoked=None))
         return f"fw_{kid}_{secret}", ApiKey(kid, name, frozenset(scopes), rate, burst)
 
+    def cached(self, presented: str) -> ApiKey | None:
+        """The key if it was verified within CACHE_TTL (no database, no argon2); else None."""
+        hit = self._cache.get(hashlib.sha256(presented.encode()).digest())
+        if hit is not None and time.monotonic() - hit[0] < self.CACHE_TTL:
+            return hit[1]
+        return None
+
     def verify(self, presented: str) -> ApiKey | None:
         """The key a presented secret belongs to, or None if it is unknown, wrong or revoked."""
         # argon2 is deliberately slow (tens of ms): verify once, then trust a SHA-256 digest of the

@@ -663,6 +663,7 @@ class Engine:
         elif action == "freeze":
             if not acc.frozen:
                 acc.frozen = True
+                acc.frozen_at = self._now
                 self._order("freeze", "account", acc.id, v, reason)
                 for sid in list(acc.live):
                     self._takedown(self.streams[sid], v, reason, confirm=False)
@@ -752,7 +753,7 @@ class Engine:
                     evidence={"item": item.id, "note": ev.note, "rooms": len(rooms)}, policy=self.policy.name)
         self._verdicts.append(v)
         # What this decision does is written down as it happens, so that an undo can reverse exactly it.
-        done: dict = {"verdict": v.id, "violating": ev.violating, "taken_down": [], "benign": [],
+        done: dict = {"verdict": v.id, "ts": self._now, "violating": ev.violating, "taken_down": [], "benign": [],
                       "clusters": [], "rings": [], "reputation": {}}
         clusters_before = set(self.confirmed_clusters)
         for sid in sorted(rooms):
@@ -805,7 +806,15 @@ class Engine:
             self.confirmed_clusters.discard(root)
         if self.rings is not None:
             for aid in done["rings"]:
-                self.rings.unconfirm(aid, done["verdict"])
+                ring = self.rings.unconfirm(aid, done["verdict"])
+                # Members frozen since the decision were frozen for the ring it confirmed: thaw them, then
+                # judge them again on what else is known (a rule may freeze one again on its own evidence).
+                for member in sorted(ring.members if ring is not None else ()):
+                    acc = self.accounts.get(member)
+                    if acc is not None and acc.frozen and acc.frozen_at is not None and acc.frozen_at >= done["ts"]:
+                        self.response_order("restore", "account", member, f"undo of review {item.id}",
+                                            {"item": item.id, "undoes": done["verdict"]})
+                        self._mark_account(acc)
         for sid in done["taken_down"]:
             st = self.streams[sid]
             st.taken_down = False

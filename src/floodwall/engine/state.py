@@ -30,6 +30,7 @@ class Account:
     clean_streams: int = 0
     takedowns: int = 0
     frozen: bool = False
+    frozen_at: float | None = None  # when a rule froze it (an undone ring confirmation thaws what it froze)
     notified: bool = False
     live: set[str] = field(default_factory=set)
 

@@ -47,7 +47,7 @@ def require_scope(scope: str):
             raise ApiError(401, "unauthenticated", "an API key is required (Authorization: Bearer fw_...)")
         keys = request.app.state.keys
         # verify() is a dict lookup once cached; the first use of a key runs argon2 (slow) off the loop.
-        key = await anyio.to_thread.run_sync(keys.verify, presented)
+        key = keys.cached(presented) or await anyio.to_thread.run_sync(keys.verify, presented)
         if key is None:
             raise ApiError(401, "invalid_key", "the API key is unknown, wrong or revoked")
         if not key.allows(scope):

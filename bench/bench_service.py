@@ -1,0 +1,408 @@
+"""Load benchmark of Floodwall as a service: HTTP API -> NATS JetStream -> workers -> PostgreSQL.
+
+Pushes the tiny scenario's simulated event stream through the real API (loopback only) into 1 and
+then 2 workers and prints sustained events/s and p50/p99 event-to-verdict latency (from the API
+receiving a batch to the worker's store commit of it, per event). Then the go-live gate's p50/p99
+at a fixed request rate (open loop, measured at the client). ``--soak SECONDS`` runs a steady rate
+instead and prints the RSS of the API and workers at the start and the end.
+
+    python bench/bench_service.py --minutes 12 --gate-seconds 10 --gate-rps 500
+    python bench/bench_service.py --soak 600 --rate 300
+
+Needs PostgreSQL (127.0.0.1:5432) and NATS with JetStream (127.0.0.1:4222): scripts/services.sh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import msgspec
+import numpy as np
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+NATS = "nats://127.0.0.1:4222"
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def scenario_events(minutes: float, frames_every: int) -> list:
+    """The simulated platform's events (no truth), first ``minutes`` of the tiny scenario at scale 0.02."""
+    from floodwall.events import FrameSampled
+    from floodwall.sim.platform import SimPlatform
+    from floodwall.sim.scenario import load_scenario
+
+    p = SimPlatform(load_scenario(ROOT / "tests/data/scenarios/tiny.toml"), seed=1, scale=0.02)
+    out, n, t = list(p.initial_events()), 0, p.t0
+    while t < p.t0 + minutes * 60:
+        for ev in p.tick(t, 1.0):
+            if type(ev) is FrameSampled:
+                n += 1
+                if n % frames_every:
+                    continue
+            out.append(ev)
+        t += 1.0
+    return out
+
+
+def chunks(events: list, size: int) -> list[bytes]:
+    """Request bodies of ``size`` events each."""
+    from floodwall.events import encode_event
+
+    enc = [encode_event(e) for e in events]
+    return [b"[" + b",".join(enc[i:i + size]) + b"]" for i in range(0, len(enc), size)]
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_quantiles(port: int, name: str = "floodwall_gate_seconds") -> str:
+    """p50/p99 upper bucket bounds of a server-side histogram, from /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith(name + "_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float(le), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return "no samples"
+    q = {p: next(le for le, c in buckets if c >= p * total) for p in (0.5, 0.99)}
+    return f"server-side p50 <= {q[0.5] * 1000:g} ms, p99 <= {q[0.99] * 1000:g} ms ({total:.0f} calls)"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Deployment:
+    """A fresh database and stream, the API and N workers as processes."""
+
+    def __init__(self, workers: int, logdir: Path, embedded: bool = False) -> None:
+        self.run = f"b{uuid.uuid4().hex[:8]}"
+        self.db_name = f"fwbench_{self.run}"
+        self.admin = sa.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{self.db_name}"'))
+        self.url = f"{PG}/{self.db_name}"
+        from floodwall.adapters.keys import KeyStore
+        from floodwall.service.runtime import open_store
+
+        open_store(self.url, self.run).engine.dispose()
+        self.db = sa.create_engine(self.url)
+        self.secret, _ = KeyStore(self.db).create("bench", ["ingest", "gate"], rate=1e6, burst=1e6)
+        self.port = free_port()
+        common = ["--store", self.url, "--run", self.run, "--partitions", str(workers)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        py = [sys.executable, "-m", "floodwall.cli"]
+        self.embedded = embedded
+        self.api = subprocess.Popen([*py, "serve", "--log", "memory" if embedded else NATS, "--port", str(self.port),
+                                     *common],
+                                    stdout=open(logdir / f"{self.run}-api.log", "wb"), stderr=subprocess.STDOUT, env=env)
+        self.workers = [subprocess.Popen([*py, "worker", "--log", NATS, "--partition", str(i), *common],
+                                         stdout=open(logdir / f"{self.run}-w{i}.log", "wb"),
+                                         stderr=subprocess.STDOUT, env=env) for i in range(workers)]
+        end = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > end:
+                raise SystemExit("the API did not come up")
+            time.sleep(0.2)
+        time.sleep(3)  # workers load the policy and the chat classifier
+
+    def committed(self) -> tuple[int, int]:
+        """(messages, events) committed by the workers."""
+        from floodwall.service.worker import log_batches as lb
+
+        with self.db.connect() as c:
+            return tuple(c.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(lb.c.events), 0))
+                                   .where(lb.c.run == self.run)).one())
+
+    def latencies(self, since: float = 0.0) -> np.ndarray:
+        """Per event: seconds from the API publishing its batch to the worker's commit."""
+        from floodwall.service.worker import log_batches as lb
+
+        with self.db.connect() as c:
+            rows = c.execute(sa.select(lb.c.events, lb.c.published, lb.c.committed)
+                             .where(lb.c.run == self.run, lb.c.published.is_not(None), lb.c.published >= since)).all()
+        if not rows:
+            return np.zeros(0)
+        return np.repeat([r.committed - r.published for r in rows], [r.events for r in rows])
+
+    def close(self) -> None:
+        for p in [self.api, *self.workers]:
+            p.send_signal(signal.SIGTERM)
+        for p in [self.api, *self.workers]:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+        async def drop_stream():
+            import nats
+
+            from floodwall.adapters.nats_log import stream_name
+            nc = await nats.connect(NATS)
+            try:
+                await nc.jetstream().delete_stream(stream_name(self.run))
+            finally:
+                await nc.close()
+        if not self.embedded:
+            asyncio.run(drop_stream())
+        self.db.dispose()
+        with self.admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
+
+
+async def post_all(port: int, secret: str, bodies: list[bytes], concurrency: int) -> int:
+    """Post every body (``concurrency`` in flight); returns events accepted."""
+    accepted = 0
+    q: asyncio.Queue = asyncio.Queue()
+    for b in bodies:
+        q.put_nowait(b)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
+                                 headers={"Authorization": f"Bearer {secret}", "content-type": "application/json"}) as cl:
+        async def poster():
+            nonlocal accepted
+            while not q.empty():
+                r = await cl.post("/v1/events", content=q.get_nowait())
+                r.raise_for_status()
+                accepted += r.json()["accepted"]
+        await asyncio.gather(*(poster() for _ in range(concurrency)))
+    return accepted
+
+
+def throughput(workers: int, bodies: list[bytes], n_events: int, logdir: Path, concurrency: int) -> dict:
+    """Sustained events/s and event-to-verdict latency with ``workers`` workers."""
+    d = Deployment(workers, logdir)
+    try:
+        t0 = time.perf_counter()
+        accepted = asyncio.run(post_all(d.port, d.secret, bodies, concurrency))
+        t_posted = time.perf_counter() - t0
+        while d.committed()[1] < accepted:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - t0
+        lat = d.latencies()
+        return {"workers": workers, "events": accepted, "ingest_s": t_posted, "total_s": elapsed,
+                "events_per_s": accepted / elapsed, "ingest_events_per_s": accepted / t_posted,
+                "p50_ms": float(np.percentile(lat, 50) * 1000), "p99_ms": float(np.percentile(lat, 99) * 1000),
+                "deployment": d}
+    except BaseException:
+        d.close()
+        raise
+
+
+class RawHttp:
+    """A minimal keep-alive HTTP/1.1 client (httpx costs ~1 ms of CPU a request: the load generator
+    would be what is measured on 2 cores)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader = self.writer = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            k, _, v = line.decode().partition(":")
+            if k.lower() == "content-length":
+                length = int(v)
+        data = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), data
+
+
+async def gate_load(port: int, secret: str, accounts: list[str], rps: float, seconds: float) -> np.ndarray:
+    """Open-loop gate requests at ``rps`` for ``seconds`` over a pool of connections; client-side latency, s."""
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(64):
+        c = RawHttp(port)
+        await c.open()
+        pool.put_nowait(c)
+    lat: list[float] = []
+    errors = 0
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        acc = accounts[i % len(accounts)]
+        body = msgspec.json.encode({"type": "stream_started", "id": f"g-{uuid.uuid4().hex}", "ts": time.time(),
+                                    "stream": f"gate-{i}", "account": acc, "device": f"dev-{acc}", "ip": "10.0.0.1"})
+        t = time.perf_counter()  # from the moment it is due, so waiting for a connection counts
+        c = await pool.get()
+        try:
+            status, _ = await c.post("/v1/gate", body, headers)
+        finally:
+            pool.put_nowait(c)
+        if status != 200:
+            errors += 1
+        lat.append(time.perf_counter() - t)
+
+    await asyncio.gather(*(one(-k - 1) for k in range(50)))  # warm connections and the key cache
+    lat.clear()
+    tasks = []
+    start = time.perf_counter()
+    n = int(rps * seconds)
+    for i in range(n):
+        delay = start + i / rps - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    offered = n / (time.perf_counter() - start)
+    await asyncio.gather(*tasks)
+    while not pool.empty():
+        pool.get_nowait().writer.close()
+    print(f"  gate: {n} requests offered at {offered:.0f} rps, {errors} errors")
+    return np.array(lat)
+
+
+def soak(seconds: float, rate: float, events: list, logdir: Path, workers: int) -> None:
+    """A steady ``rate`` of events/s for ``seconds``; prints RSS of every process at start, each minute, end."""
+    from floodwall.events import encode_event
+
+    span = max(e.ts for e in events) - min(e.ts for e in events) + 60
+    d = Deployment(workers, logdir)
+    try:
+        procs = {"api": d.api.pid, **{f"worker{i}": w.pid for i, w in enumerate(d.workers)}}
+        per_post = max(1, int(rate / 4))  # four requests a second
+        k, i, sent = 0, 0, 0
+        cl = httpx.Client(base_url=f"http://127.0.0.1:{d.port}", timeout=60,
+                          headers={"Authorization": f"Bearer {d.secret}", "content-type": "application/json"})
+        t0 = time.monotonic()
+        start_rss = None
+        next_print = t0
+        while time.monotonic() - t0 < seconds:
+            batch = []
+            for _ in range(per_post):
+                ev = events[i]
+                # each lap through the recording gets fresh ids and later times (else it is deduplicated)
+                batch.append(encode_event(msgspec.structs.replace(ev, id=f"{ev.id}~{k}", ts=ev.ts + k * span)))
+                i += 1
+                if i == len(events):
+                    i, k = 0, k + 1
+            r = cl.post("/v1/events", content=b"[" + b",".join(batch) + b"]")
+            r.raise_for_status()
+            sent += len(batch)
+            if time.monotonic() >= next_print:
+                rss = {n: rss_mb(p) for n, p in procs.items()}
+                if start_rss is None and time.monotonic() - t0 > 30:  # after warm-up (classifier, imports, caches)
+                    start_rss = rss
+                print(f"  t={time.monotonic() - t0:5.0f}s sent={sent} committed={d.committed()[1]} RSS MiB " +
+                      " ".join(f"{n}={v:.0f}" for n, v in rss.items()), flush=True)
+                next_print += 60 if start_rss is not None else 31
+            time.sleep(max(0.0, t0 + sent / rate - time.monotonic()))
+        end_rss = {n: rss_mb(p) for n, p in procs.items()}
+        end = time.monotonic() + 60
+        while d.committed()[1] < sent and time.monotonic() < end:
+            time.sleep(0.2)
+        lat = d.latencies()
+        print(f"soak: {seconds:.0f} s at {rate:.0f} events/s offered, {sent} sent, {d.committed()[1]} committed, "
+              f"event-to-verdict p50 {np.percentile(lat, 50) * 1000:.0f} ms p99 {np.percentile(lat, 99) * 1000:.0f} ms")
+        print("soak RSS MiB start (t=30 s) -> end: " + ", ".join(
+            f"{n} {start_rss[n]:.0f} -> {end_rss[n]:.0f}" for n in procs))
+        cl.close()
+    finally:
+        d.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=12, help="minutes of the tiny scenario to push")
+    ap.add_argument("--frames-every", type=int, default=1, help="keep one frame in N (1: all)")
+    ap.add_argument("--chunk", type=int, default=1000, help="events per HTTP request")
+    ap.add_argument("--concurrency", type=int, default=2, help="requests in flight")
+    ap.add_argument("--gate-rps", type=float, default=500)
+    ap.add_argument("--gate-seconds", type=float, default=10)
+    ap.add_argument("--gate-only", action="store_true", help="skip the 1-worker throughput run")
+    ap.add_argument("--soak", type=float, default=0, help="run a steady-rate soak of this many seconds instead")
+    ap.add_argument("--rate", type=float, default=300, help="--soak: events per second")
+    ap.add_argument("--logs", default="/tmp/fw-bench-logs")
+    args = ap.parse_args()
+    logdir = Path(args.logs)
+    logdir.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    events = scenario_events(args.minutes, args.frames_every)
+    frames = sum(type(e).__name__ == "FrameSampled" for e in events)
+    print(f"{len(events)} events ({frames} frames of 64x64) from {args.minutes:g} min of the tiny scenario "
+          f"in {time.perf_counter() - t:.1f} s; {os.cpu_count()} CPUs")
+    if args.soak:
+        soak(args.soak, args.rate, events, logdir, workers=2)
+        return
+    bodies = chunks(events, args.chunk)
+    mb = sum(map(len, bodies)) / 1e6
+    results = []
+    for n in (1, 2):
+        if args.gate_only and n == 1:
+            continue
+        r = throughput(n, bodies, len(events), logdir, args.concurrency)
+        results.append(r)
+        print(f"{n} worker(s): {r['events']} events ({mb:.0f} MB JSON) in {r['total_s']:.1f} s = "
+              f"{r['events_per_s']:.0f} events/s sustained (ingest alone {r['ingest_events_per_s']:.0f}/s); "
+              f"event-to-verdict p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms")
+        d = r.pop("deployment")
+        if n == 2:
+            accounts = sorted({e.account for e in events if type(e).__name__ == "AccountRegistered"})
+            pids = {"api": d.api.pid, **{f"worker{i}": w.pid for i, w in enumerate(d.workers)}}
+            before = {k: cpu_s(p) for k, p in pids.items()}
+            t_g = time.perf_counter()
+            lat = asyncio.run(gate_load(d.port, d.secret, accounts, args.gate_rps, args.gate_seconds))
+            wall = time.perf_counter() - t_g
+            print("  CPU share during the gate run: " + ", ".join(
+                f"{k} {(cpu_s(p) - before[k]) / wall:.0%}" for k, p in pids.items()) + f" (of one core; {wall:.1f} s)")
+            print("  " + server_quantiles(d.port))
+            print(f"gate at {args.gate_rps:.0f} rps for {args.gate_seconds:g} s (NATS, 2 workers): "
+                  f"p50 {np.percentile(lat, 50) * 1000:.1f} ms p99 {np.percentile(lat, 99) * 1000:.1f} ms")
+        d.close()
+    # The same gate load on the embedded service (engine in the API process, no NATS hop).
+    d = Deployment(0, logdir, embedded=True)
+    try:
+        accounts = sorted({e.account for e in events if type(e).__name__ == "AccountRegistered"})
+        before = cpu_s(d.api.pid)
+        t_g = time.perf_counter()
+        lat = asyncio.run(gate_load(d.port, d.secret, accounts, args.gate_rps, args.gate_seconds))
+        print(f"  CPU share during the gate run: api {(cpu_s(d.api.pid) - before) / (time.perf_counter() - t_g):.0%}")
+        print("  " + server_quantiles(d.port))
+        print(f"gate at {args.gate_rps:.0f} rps for {args.gate_seconds:g} s (embedded): "
+              f"p50 {np.percentile(lat, 50) * 1000:.1f} ms p99 {np.percentile(lat, 99) * 1000:.1f} ms")
+    finally:
+        d.close()
+    if len(results) == 2:
+        print(f"scaling 2 workers / 1 worker: {results[1]['events_per_s'] / results[0]['events_per_s']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
