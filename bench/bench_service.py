@@ -118,12 +118,12 @@ class Deployment:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         py = [sys.executable, "-m", "floodwall.cli"]
         self.embedded = embedded
+        self.logs = [open(logdir / f"{self.run}-{n}.log", "wb") for n in ["api", *(f"w{i}" for i in range(workers))]]  # noqa: SIM115
         self.api = subprocess.Popen([*py, "serve", "--log", "memory" if embedded else NATS, "--port", str(self.port),
-                                     *common],
-                                    stdout=open(logdir / f"{self.run}-api.log", "wb"), stderr=subprocess.STDOUT, env=env)
+                                     *common], stdout=self.logs[0], stderr=subprocess.STDOUT, env=env)
         self.workers = [subprocess.Popen([*py, "worker", "--log", NATS, "--partition", str(i), *common],
-                                         stdout=open(logdir / f"{self.run}-w{i}.log", "wb"),
-                                         stderr=subprocess.STDOUT, env=env) for i in range(workers)]
+                                         stdout=self.logs[i + 1], stderr=subprocess.STDOUT, env=env)
+                        for i in range(workers)]
         end = time.monotonic() + 30
         while True:
             try:
@@ -173,6 +173,8 @@ class Deployment:
                 await nc.jetstream().delete_stream(stream_name(self.run))
             finally:
                 await nc.close()
+        for f in self.logs:
+            f.close()
         if not self.embedded:
             asyncio.run(drop_stream())
         self.db.dispose()

@@ -101,3 +101,13 @@ def test_chain_and_verify_command_on_postgresql(capsys):
         log.db.dispose()
     finally:
         drop()
+
+
+def test_verify_command_takes_a_file_path(tmp_path, capsys):
+    db = tmp_path / "a.db"
+    log = chain(f"sqlite:///{db}")
+    assert main(["audit", "verify", str(db)]) == 0
+    tamper(log, 1, action="executed")
+    assert main(["audit", "verify", str(db)]) == 1
+    assert "entry 1 is broken" in capsys.readouterr().out
+    assert main(["audit", "verify", str(tmp_path / "missing.db")]) == 2

@@ -1,3 +1,4 @@
+# ruff: noqa: B008  (FastAPI declares dependencies as argument defaults)
 """The HTTP API on embedded defaults: ingest, gate, cases and decisions, banks, keys, audit, metrics."""
 
 from __future__ import annotations
@@ -219,3 +220,12 @@ def test_keys_cli_creates_an_admin_key_that_works(tmp_path, capsys):
     assert key is not None and key.allows("review") and key.name == "first"
     assert keys.verify(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
     assert keys.audit_log()[0]["action"] == "key.create" and keys.verify_audit()
+
+
+def test_requests_are_counted_by_route_template(svc):
+    client, s, _ = svc
+    client.get("/v1/decisions/some-stream", headers=bearer(s["review"]))
+    client.get("/v1/decisions/other", headers=bearer(s["ingest"]))
+    text = client.get("/metrics").text
+    assert 'floodwall_http_requests_total{route="/v1/decisions/{key}",status="200"} 1.0' in text
+    assert 'floodwall_http_requests_total{route="/v1/decisions/{key}",status="403"} 1.0' in text

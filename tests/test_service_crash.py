@@ -91,7 +91,7 @@ async def _delete_stream(run: str) -> None:
     nc = await nats.connect(NATS_URL)
     try:
         await nc.jetstream().delete_stream(stream_name(run))
-    except Exception:
+    except Exception:  # noqa: BLE001, S110  (cleanup: a stream that is already gone is fine)
         pass
     await nc.close()
 

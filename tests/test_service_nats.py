@@ -69,7 +69,7 @@ def start(sid, aid, ts, **kw):
 
 
 def test_gate_through_jetstream_and_a_worker(deployment):
-    client, s, backend, _ = deployment
+    client, s, _, _ = deployment
     now = time.time()
     batch = [reg(f"bot{i}", now - 60, phone=f"861700000{i:04d}", device="shared", ip="10.9.9.9") for i in range(10)]
     r = client.post("/v1/events", json=batch, headers=bearer(s["ingest"]))

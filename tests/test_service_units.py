@@ -6,12 +6,24 @@ import msgspec
 import pytest
 
 from floodwall.adapters.enforcer import RecordingEnforcer
-from floodwall.adapters.nats_log import MAX_MESSAGE, Partitioner, decode_batch, encode_batches, partition_of
+from floodwall.adapters.nats_log import (
+    MAX_MESSAGE,
+    Partitioner,
+    decode_batch,
+    encode_batches,
+    partition_of,
+)
 from floodwall.clock import VirtualClock
 from floodwall.engine.engine import Engine
 from floodwall.engine.policy import load_policy
-from floodwall.events import (AccountRegistered, ChatPosted, FrameSampled, ReviewDecided, StreamStarted,
-                              ViewerCount)
+from floodwall.events import (
+    AccountRegistered,
+    ChatPosted,
+    FrameSampled,
+    ReviewDecided,
+    StreamStarted,
+    ViewerCount,
+)
 from floodwall.service.runtime import EventClock
 
 

@@ -118,3 +118,9 @@ def test_status_page_in_chromium_shows_the_incident_rising_and_ending():
     with hub.lock:
         levels = [c["level"] for c in hub.engine.responder.timeline()]
     assert levels[0] == "elevated" and levels[-1] == "normal"
+    # The replay's report carries the same timeline and the notification figures.
+    report = live.report
+    assert report is not None and [c["level"] for c in report["incident_levels"]] == levels
+    assert all(c["why"] for c in report["incident_levels"])
+    assert set(report["notify_delay_seconds"]) >= {"median", "p99"}
+    assert report["notify_outbox"]["sent"] == report["notify_delay_seconds"]["count"]

@@ -104,7 +104,16 @@ def _check_playbook(args: argparse.Namespace) -> int:
 def _audit_verify(args: argparse.Namespace) -> int:
     from floodwall.response.audit import verify_store
 
-    checked, breaks = verify_store(args.store, chain=args.chain, head=args.head)
+    store = args.store_url or args.store
+    if store is None:
+        print("floodwall audit verify: give a store (FILE.db or an SQLAlchemy URL)", file=sys.stderr)
+        return 2
+    if "://" not in store:  # a bare path is an SQLite file
+        if not Path(store).exists():
+            print(f"floodwall audit verify: no such file {store}", file=sys.stderr)
+            return 2
+        store = f"sqlite:///{Path(store).resolve()}"
+    checked, breaks = verify_store(store, chain=args.chain, head=args.head)
     for b in breaks:
         print(f"BROKEN {b}")
     if not breaks:
@@ -254,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     au = sub.add_parser("audit", help="the tamper-evident audit log")
     au_sub = au.add_subparsers(dest="audit_command", required=True)
     av = au_sub.add_parser("verify", help="verify the hash chain; names the first broken entry (exit 1)")
-    av.add_argument("--store", required=True, help="SQLAlchemy URL of the store holding the audit log")
+    av.add_argument("store_url", nargs="?", metavar="STORE", help="an SQLite file or SQLAlchemy URL")
+    av.add_argument("--store", help="the same, as an option")
     av.add_argument("--chain", help="verify only this chain (default: every chain)")
     av.add_argument("--head", help="the published hash of the newest entry, to pin the chain's end")
     av.set_defaults(func=_audit_verify)

@@ -46,6 +46,7 @@ def router(hub, mass: MassActions, operator):
     from fastapi import APIRouter, Depends, HTTPException
 
     r = APIRouter(tags=["incident response"])
+    caller = Depends(operator)  # who is calling, as the service's authentication says
 
     def responder():
         resp = getattr(hub.engine, "responder", None)
@@ -58,7 +59,7 @@ def router(hub, mass: MassActions, operator):
                 "approvals": p.approvals, "status": p.status, "effects": [list(e) for e in p.effects]}
 
     @r.post("/incident/level")
-    def set_level(body: LevelIn, who=Depends(operator)) -> dict:
+    def set_level(body: LevelIn, who=caller) -> dict:
         """Pin the incident level by hand (recorded, with who and why)."""
         try:
             level = level_number(body.level)
@@ -69,7 +70,7 @@ def router(hub, mass: MassActions, operator):
         return ch.as_dict()
 
     @r.post("/incident/release")
-    def release(who=Depends(operator)) -> dict:
+    def release(who=caller) -> dict:
         """Hand the level back to the surge detector."""
         with hub.lock:
             resp = responder()
@@ -77,12 +78,12 @@ def router(hub, mass: MassActions, operator):
             return {"level": LEVELS[resp.level], "pinned": False}
 
     @r.get("/mass-actions")
-    def list_actions(who=Depends(operator)) -> list[dict]:
+    def list_actions(who=caller) -> list[dict]:
         """Every mass action proposed so far."""
         return [view(p) for p in mass.proposals.values()]
 
     @r.post("/mass-actions")
-    def propose(body: ProposalIn, who=Depends(operator)) -> dict:
+    def propose(body: ProposalIn, who=caller) -> dict:
         """Propose a mass action; nothing happens until two different operators approve it."""
         try:
             with hub.lock:
@@ -91,7 +92,7 @@ def router(hub, mass: MassActions, operator):
             raise HTTPException(422, str(exc)) from None
 
     @r.post("/mass-actions/{pid}/approve")
-    def approve(pid: str, who=Depends(operator)) -> dict:
+    def approve(pid: str, who=caller) -> dict:
         """Approve; the second different operator's approval runs it."""
         try:
             return view(mass.approve(pid, _name(who)))
@@ -99,7 +100,7 @@ def router(hub, mass: MassActions, operator):
             raise HTTPException(409, str(exc)) from None
 
     @r.post("/mass-actions/{pid}/undo")
-    def undo(pid: str, body: UndoIn, who=Depends(operator)) -> dict:
+    def undo(pid: str, body: UndoIn, who=caller) -> dict:
         """Undo an executed mass action (restore orders for exactly what it changed)."""
         try:
             return view(mass.undo(pid, _name(who), body.reason))
@@ -107,7 +108,7 @@ def router(hub, mass: MassActions, operator):
             raise HTTPException(409, str(exc)) from None
 
     @r.get("/audit/verify")
-    def verify(who=Depends(operator)) -> dict:
+    def verify(who=caller) -> dict:
         """Verify the mass-action audit chain; names the first broken entry."""
         b = verify_entries(mass.audit.entries(), mass.audit.chain)
         return {"ok": b is None, "entries": len(mass.audit.entries()), "broken": None if b is None else

@@ -70,7 +70,7 @@ class Backend:
                 with self.store.engine.connect() as conn:
                     conn.execute(sa.text("SELECT 1"))
                 return True
-            except Exception:
+            except (sa.exc.SQLAlchemyError, OSError):
                 return False
         return {"store": await anyio.to_thread.run_sync(ping)}
 
@@ -228,7 +228,7 @@ class NatsBackend(Backend):
         try:
             await self.log.publish([ev], headers={"Fw-Reply": self.reply_subject, "Fw-Published": repr(time.time())})
             body = await asyncio.wait_for(fut, self.gate_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ApiError(504, "gate_timeout", f"no worker answered within {self.gate_timeout:g} s; the event "
                            "is durable and will be decided when its worker runs") from None
         finally:

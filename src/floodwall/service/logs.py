@@ -18,7 +18,7 @@ class JsonFormatter(logging.Formatter):
         out = {"ts": round(record.created, 3), "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
                "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
         for k, v in vars(record).items():
-            if k not in _STD and k not in out and not k.startswith("_"):
+            if k not in _STD and k not in out and not k.startswith("_") and k != "color_message":
                 out[k] = v
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)

@@ -11,7 +11,13 @@ from floodwall.service.app import create_app
 from floodwall.service.backends import Backend, EmbeddedBackend, NatsBackend
 from floodwall.service.hub import Hub
 from floodwall.service.metrics import Metrics
-from floodwall.service.runtime import EventClock, OutboxEnforcer, build_engine, open_store, wall_clock
+from floodwall.service.runtime import (
+    EventClock,
+    OutboxEnforcer,
+    build_engine,
+    open_store,
+    wall_clock,
+)
 
 log = logging.getLogger("floodwall.service")
 

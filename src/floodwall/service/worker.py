@@ -30,11 +30,22 @@ import msgspec
 import sqlalchemy as sa
 
 from floodwall.adapters import store as store_tables
-from floodwall.adapters.nats_log import case_id, decode_batch, ensure_stream, events_subject, stream_name
+from floodwall.adapters.nats_log import (
+    case_id,
+    decode_batch,
+    ensure_stream,
+    events_subject,
+    stream_name,
+)
 from floodwall.adapters.store import _insert_ignore
 from floodwall.events import ActionOrder, FrameSampled, StreamStarted, Verdict
 from floodwall.service.metrics import Metrics
-from floodwall.service.runtime import EventClock, OutboxEnforcer, build_engine, open_store
+from floodwall.service.runtime import (
+    EventClock,
+    OutboxEnforcer,
+    build_engine,
+    open_store,
+)
 
 log = logging.getLogger("floodwall.worker")
 
@@ -153,7 +164,7 @@ class Worker:
         while not self._stop.is_set():
             try:
                 msgs = await sub.fetch(1, timeout=0.5)
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
                     break
                 continue
@@ -161,7 +172,7 @@ class Worker:
             # N messages or its timeout: one fetch(32, 0.5) would hold a lone gate message for 0.5 s.)
             try:
                 msgs += await sub.fetch(self.fetch - 1, timeout=0.005)
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 pass
             idle_since = time.monotonic()
             # Group commit: every message fetched together goes into one store transaction (one WAL
