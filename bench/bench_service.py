@@ -341,6 +341,25 @@ def soak(seconds: float, rate: float, events: list, logdir: Path, workers: int) 
         d.close()
 
 
+def gate_sweep(rates: list[float], seconds: float, logdir: Path) -> None:
+    """The gate alone at several rates, on an idle deployment: NATS + 2 workers, then embedded."""
+    for embedded in (False, True):
+        d = Deployment(0 if embedded else 2, logdir, embedded=embedded)
+        try:
+            for rps in rates:
+                t0 = time.time()
+                lat = asyncio.run(gate_load(d.port, d.secret, [f"acct{i}" for i in range(1000)], rps, seconds))
+                extra = ""
+                if not embedded:
+                    w = d.latencies(since=t0)
+                    extra = f" (publish->commit p50 {np.percentile(w, 50) * 1000:.1f} ms p99 {np.percentile(w, 99) * 1000:.1f} ms)"
+                print(f"gate {'embedded' if embedded else 'NATS, 2 workers'} at {rps:.0f} rps for {seconds:g} s: "
+                      f"p50 {np.percentile(lat, 50) * 1000:.1f} ms p99 {np.percentile(lat, 99) * 1000:.1f} ms{extra}",
+                      flush=True)
+        finally:
+            d.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=12, help="minutes of the tiny scenario to push")
@@ -350,6 +369,7 @@ def main() -> None:
     ap.add_argument("--gate-rps", type=float, default=500)
     ap.add_argument("--gate-seconds", type=float, default=10)
     ap.add_argument("--gate-only", action="store_true", help="skip the 1-worker throughput run")
+    ap.add_argument("--gate-sweep", help="only the gate, NATS + 2 workers then embedded, at these rates (e.g. 100,250,500)")
     ap.add_argument("--soak", type=float, default=0, help="run a steady-rate soak of this many seconds instead")
     ap.add_argument("--rate", type=float, default=300, help="--soak: events per second")
     ap.add_argument("--logs", default="/tmp/fw-bench-logs")
@@ -363,6 +383,9 @@ def main() -> None:
           f"in {time.perf_counter() - t:.1f} s; {os.cpu_count()} CPUs")
     if args.soak:
         soak(args.soak, args.rate, events, logdir, workers=2)
+        return
+    if args.gate_sweep:
+        gate_sweep([float(x) for x in args.gate_sweep.split(",")], args.gate_seconds, logdir)
         return
     bodies = chunks(events, args.chunk)
     mb = sum(map(len, bodies)) / 1e6

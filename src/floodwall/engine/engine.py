@@ -407,6 +407,8 @@ class Engine:
         if self.settings.reports == "queue":
             self.reports_accepted += 1
             self.review.push_report(ev.stream, ev.reporter, self._now, ev.reason)
+            self._report_rows.append({"id": ev.id, "ts": ev.ts, "stream": ev.stream, "reporter": ev.reporter,
+                                      "reason": ev.reason, "weight": 1.0})  # stored in this mode too
             return
         self.reports_accepted += 1  # every report is counted and stored; only its weight can be zero
         weight = 0.0

@@ -55,17 +55,38 @@ class OutboxEnforcer:
 
 
 class CountingStore:
-    """The store port with metrics: counts verdicts by action, then records them."""
+    """The engine's store port in the embedded service: counts verdicts, and writes behind.
+
+    ``record`` only buffers (the engine calls it under the Hub's lock, and a go-live gate must not
+    wait for a database commit there); ``flush`` writes everything buffered in one transaction,
+    from the loop thread after each batch, outside the lock. The embedded log is not durable anyway.
+    """
 
     def __init__(self, store: SqlStore, metrics: Metrics) -> None:
         self.store = store
         self.metrics = metrics
+        self._verdicts: list[Verdict] = []
+        self._orders: list[ActionOrder] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
 
     def record(self, verdicts: Sequence[Verdict], orders: Sequence[ActionOrder]) -> None:
-        """Count, then store."""
+        """Count and buffer."""
         for v in verdicts:
             self.metrics.verdicts.labels(v.action, "shadow" if v.shadow else "live").inc()
-        self.store.record(verdicts, orders)
+        with self._lock:
+            self._verdicts.extend(verdicts)
+            self._orders.extend(orders)
+
+    def flush(self) -> int:
+        """Write what is buffered (in order, one transaction); returns how many verdicts."""
+        with self._flush_lock:
+            with self._lock:
+                vs, os_ = self._verdicts, self._orders
+                self._verdicts, self._orders = [], []
+            if vs or os_:
+                self.store.record(vs, os_)
+            return len(vs)
 
 
 def open_store(url: str, run: str, attempts: int = 5) -> SqlStore:
@@ -166,6 +187,7 @@ class EmbeddedLoop:
                                     for ev in events])
             return len(events)
         done = time.perf_counter()
+        self.flush()
         self.metrics.batch_seconds.observe(done - t0)
         self.metrics.batch_events.observe(len(events))
         for t_acc, n in accepted:
@@ -175,10 +197,17 @@ class EmbeddedLoop:
             self.on_batch(len(events))
         return len(events)
 
+    def flush(self) -> None:
+        """Write the engine's buffered verdicts and actions (write-behind store), if it buffers."""
+        flush = getattr(self.hub.engine.store, "flush", None)
+        if flush is not None:
+            flush()
+
     def _run(self) -> None:
         while not self._stop.is_set():
             t0 = time.monotonic()
             self.run_once()
+            self.flush()  # also what gate calls decided between batches
             self._stop.wait(max(0.0, self.tick - (time.monotonic() - t0)))
         self.run_once()
 
