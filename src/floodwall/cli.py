@@ -125,7 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
     from floodwall.service.serve import build_app, run_server
 
     app = build_app(store_url=args.store, log_url=args.log, run=args.run, partitions=args.partitions,
-                    policy=args.policy, clock=args.clock, tick=args.tick)
+                    policy=args.policy, clock=args.clock, tick=args.tick, notify=args.notify)
     run_server(app, args.host, args.port)
     return 0
 
@@ -179,6 +179,8 @@ def _service_parsers(sub) -> None:
     sv.add_argument("--clock", default="wall", choices=["wall", "event"],
                     help="embedded: wall time, or event time (replaying recorded events)")
     sv.add_argument("--tick", type=float, default=0.15, help="embedded: seconds between engine batches")
+    sv.add_argument("--notify", help="embedded: where owner messages go: an http(s) webhook URL, or an Apprise "
+                                     "service URL (sms://, mailto://, ...); without it they wait in the outbox")
     sv.set_defaults(func=_serve)
     wk = sub.add_parser("worker", parents=[common], help="consume one JetStream partition through the engine")
     wk.add_argument("--log", default="nats://127.0.0.1:4222")

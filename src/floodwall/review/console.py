@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -136,9 +136,9 @@ def frame_png(engine: Engine, sid: str, scale: int = 2) -> bytes:
     return buf.getvalue()
 
 
-def router(hub: Hub) -> APIRouter:
-    """The console's pages and JSON views, bound to one hub."""
-    r = APIRouter(prefix="/review", tags=["review console"])
+def router(hub: Hub, guard=None) -> APIRouter:
+    """The console's pages and JSON views, bound to one hub (``guard``: a dependency every route needs)."""
+    r = APIRouter(prefix="/review", tags=["review console"], dependencies=[Depends(guard)] if guard else [])
 
     def page(name: str, request: Request, **ctx) -> HTMLResponse:
         engine = hub.engine
@@ -147,7 +147,10 @@ def router(hub: Hub) -> APIRouter:
         html = _templates.get_template(name).render({**base, **ctx})
         return HTMLResponse(html)
 
-    def reviewer_of(name: str) -> str:
+    def reviewer_of(name: str, request: Request | None = None) -> str:
+        key = getattr(request.state, "key", None) if request is not None else None
+        if key is not None:  # signed in: decisions carry the key's name, not what the form says
+            return f"{key.name} ({key.id})"
         name = name.strip()[:64]
         if not name:
             raise HTTPException(422, "reviewer: give your name (decisions are recorded with who made them)")
@@ -181,11 +184,11 @@ def router(hub: Hub) -> APIRouter:
                 raise HTTPException(404, f"no case {item_id!r}") from None
 
     @r.post("/case/{item_id}/decide", summary="Decide a case: it acts on every room it covers")
-    def decide(item_id: str, violating: str = Form(...), reviewer: str = Form("console"),
+    def decide(request: Request, item_id: str, violating: str = Form(...), reviewer: str = Form("console"),
                note: str = Form("")) -> RedirectResponse:
         if violating not in ("0", "1"):
             raise HTTPException(422, "violating: '1' (take down) or '0' (not violating)")
-        who = reviewer_of(reviewer)
+        who = reviewer_of(reviewer, request)
         with hub.lock:
             item = hub.engine.review.items.get(item_id)
             if item is None:
@@ -200,8 +203,8 @@ def router(hub: Hub) -> APIRouter:
         return resp
 
     @r.post("/case/{item_id}/undo", summary="Undo a case's decision: restore what it removed, reopen it")
-    def undo(item_id: str, reviewer: str = Form("console"), note: str = Form("")) -> RedirectResponse:
-        who = reviewer_of(reviewer)
+    def undo(request: Request, item_id: str, reviewer: str = Form("console"), note: str = Form("")) -> RedirectResponse:
+        who = reviewer_of(reviewer, request)
         with hub.lock:
             if item_id not in hub.engine.decision_effects:
                 raise HTTPException(409, f"case {item_id} has no decision to undo")

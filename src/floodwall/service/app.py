@@ -7,6 +7,7 @@ status page) into the same app, behind the same keys (``floodwall.service.auth.r
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Iterable
@@ -107,6 +108,10 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await backend.start()
+        # Move everything loaded at start (policy, classifier, imports) out of the collector's view:
+        # full collections then scan only what requests create (shorter pauses, lower tail latency).
+        gc.collect()
+        gc.freeze()
         log.info("floodwall API up", extra={"mode": backend.mode, "durable": backend.durable})
         try:
             yield

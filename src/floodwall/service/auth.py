@@ -31,11 +31,12 @@ class ApiError(Exception):
 
 
 def presented_key(request: Request) -> str | None:
-    """The key from ``Authorization: Bearer ...`` or ``X-API-Key``."""
+    """The key from ``Authorization: Bearer ...``, ``X-API-Key``, or the pages' sign-in cookie."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
-    return request.headers.get("x-api-key") or None
+    # The pages (reviewer console) sign in once and keep the key in a same-site, HTTP-only cookie.
+    return request.headers.get("x-api-key") or request.cookies.get("fw_key") or None
 
 
 def require_scope(scope: str):

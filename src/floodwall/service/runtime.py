@@ -107,7 +107,7 @@ def open_store(url: str, run: str, attempts: int = 5) -> SqlStore:
     raise AssertionError("unreachable")
 
 
-def build_engine(policy_name: str, *, clock: Clock, store, enforcer, chat: bool = True) -> Engine:
+def build_engine(policy_name: str, *, clock: Clock, store, enforcer, chat: bool = True, responder=None) -> Engine:
     """An Engine for the service: the named policy, its chat classifier when the policy uses one."""
     policy = load_policy(policy_name)
     classifier = None
@@ -115,7 +115,42 @@ def build_engine(policy_name: str, *, clock: Clock, store, enforcer, chat: bool 
         from floodwall.content.chat import default_classifier
 
         classifier = default_classifier()
-    return Engine(policy, clock=clock, enforcer=enforcer, store=store, chat=classifier)
+    return Engine(policy, clock=clock, enforcer=enforcer, store=store, chat=classifier, responder=responder)
+
+
+def notifier_for(url: str):
+    """The notifier for a --notify URL: http(s) is a webhook, anything else an Apprise service URL."""
+    from floodwall.adapters.notifiers import AppriseNotifier, WebhookNotifier
+
+    if url.startswith(("http://", "https://")):
+        return WebhookNotifier(url)
+    return AppriseNotifier([url])
+
+
+class Courier:
+    """The notification delivery worker on its own thread: drains the outbox every few seconds."""
+
+    def __init__(self, worker, every: float = 2.0) -> None:
+        self.worker = worker
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="floodwall-courier", daemon=True)
+
+    def start(self) -> None:
+        """Start draining."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current drain."""
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.worker.drain(time.time())
+            except Exception:  # noqa: BLE001 - a gateway outage must not end delivery; rows stay pending
+                logging.getLogger("floodwall.notify").exception("outbox drain failed; will retry")
 
 
 class EmbeddedLoop:

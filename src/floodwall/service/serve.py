@@ -23,7 +23,7 @@ log = logging.getLogger("floodwall.service")
 
 
 def build_backend(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
-                  policy: str = "floodwall", clock: str = "wall", tick: float = 0.15) -> Backend:
+                  policy: str = "floodwall", clock: str = "wall", tick: float = 0.15, notify: str | None = None) -> Backend:
     """The embedded backend (``log_url == "memory"``) or the NATS one (``nats://...``)."""
     metrics = Metrics()
     store = open_store(store_url, run)
@@ -35,9 +35,24 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
         raise ValueError("--clock must be 'wall' or 'event'")
     from floodwall.service.runtime import CountingStore
 
+    from floodwall.response.audit import AuditLog
+    from floodwall.response.incident import IncidentResponse
+    from floodwall.response.outbox import Outbox
+
     clk = wall_clock() if clock == "wall" else EventClock()
-    engine = build_engine(policy, clock=clk, store=CountingStore(store, metrics), enforcer=OutboxEnforcer(metrics))
+    # Incident response rides in the engine's loop: surge levels, the policy's playbook, owner messages
+    # queued in the store's outbox (delivered by the courier when a --notify channel is given).
+    responder = IncidentResponse.for_policy(policy, clk.now(), Outbox(store.engine, run=run),
+                                            audit=AuditLog(store.engine, "ops"))
+    engine = build_engine(policy, clock=clk, store=CountingStore(store, metrics), enforcer=OutboxEnforcer(metrics),
+                          responder=responder)
     backend = EmbeddedBackend(Hub(engine), store, metrics, tick=tick)
+    if notify:
+        from floodwall.response.outbox import DeliveryWorker
+        from floodwall.service.runtime import Courier, notifier_for
+
+        backend.courier = Courier(DeliveryWorker(responder.outbox, notifier_for(notify)))
+        backend.courier.start()
     if isinstance(clk, EventClock):  # replaying recorded events: time is the events' time
         inner = backend.loop.hub.handle
 
@@ -51,11 +66,27 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
 
 def build_app(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
               policy: str = "floodwall", clock: str = "wall", tick: float = 0.15,
-              extra_routers: tuple[APIRouter, ...] = ()) -> FastAPI:
+              extra_routers: tuple[APIRouter, ...] = (), notify: str | None = None) -> FastAPI:
     """The whole app from command-line settings."""
     backend = build_backend(store_url=store_url, log_url=log_url, run=run, partitions=partitions, policy=policy,
-                            clock=clock, tick=tick)
+                            clock=clock, tick=tick, notify=notify)
+    if isinstance(backend, EmbeddedBackend):  # the people-facing pages need the engine in this process
+        extra_routers = (*people_routers(backend), *extra_routers)
     return create_app(backend, KeyStore(backend.store.engine), extra_routers=extra_routers)
+
+
+def people_routers(backend: EmbeddedBackend) -> list[APIRouter]:
+    """Reviewer console (review scope), operators' incident controls (operate scope), public status page."""
+    from floodwall.response.audit import AuditLog
+    from floodwall.response.mass import MassActions
+    from floodwall.response.operator_api import router as operator_router
+    from floodwall.service.auth import require_scope
+    from floodwall.service.web import login_router, page_routers, people_guard
+
+    hub = backend.hub
+    mass = MassActions(hub.engine, AuditLog(backend.store.engine, "ops"), lock=hub.lock)
+    return [login_router(), *page_routers(hub, guard=people_guard("review")),
+            operator_router(hub, mass, require_scope("operate"))]
 
 
 def run_server(app: FastAPI, host: str, port: int) -> None:

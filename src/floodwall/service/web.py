@@ -2,28 +2,70 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from floodwall.service.hub import Hub
 
+KEY_COOKIE = "fw_key"
 
-def page_routers(hub: Hub) -> list:
-    """The console's router, and the status page's where that module is present."""
+
+def page_routers(hub: Hub, guard=None) -> list[APIRouter]:
+    """The console's router (behind ``guard`` if given), and the public status page's."""
+    from floodwall.response.statuspage import router as status
     from floodwall.review.console import router as console
 
-    routers = [console(hub)]
-    try:
-        from floodwall.response.statuspage import router as status
-    except ImportError:  # the status page is optional to the console
-        status = None
-    if status is not None:
-        routers.append(status(hub))
-    return routers
+    return [console(hub, guard=guard), status(hub)]
+
+
+def people_guard(scope: str):
+    """The service's key check for pages: a browser without a key is sent to the sign-in page."""
+    from floodwall.service.auth import ApiError, require_scope
+
+    check = require_scope(scope)
+
+    async def guard(request: Request):
+        try:
+            return await check(request)
+        except ApiError as exc:
+            if exc.status == 401 and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+                raise HTTPException(303, "sign in with an API key", headers={"Location": "/login"}) from None
+            raise
+
+    return guard
+
+
+_LOGIN = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · Floodwall</title>
+<style>body{font:15px system-ui,sans-serif;max-width:32em;margin:4em auto}input{width:100%;padding:6px}</style>
+</head><body><h1>Floodwall</h1><p>Paste an API key with the <code>review</code> scope
+(<code>floodwall keys create --scope review --name YOUR-NAME</code>).</p>
+<form method="post" action="/login"><p><input name="key" type="password" autofocus placeholder="fw_..."></p>
+<p><button>Sign in</button></p></form>{error}</body></html>"""
+
+
+def login_router() -> APIRouter:
+    """GET/POST /login: an API key kept in a same-site, HTTP-only cookie for the pages."""
+    r = APIRouter(include_in_schema=False)
+
+    @r.get("/login", response_class=HTMLResponse)
+    def login_page() -> HTMLResponse:
+        return HTMLResponse(_LOGIN.replace("{error}", ""))
+
+    @r.post("/login", response_model=None)
+    def login(request: Request, key: str = Form("")) -> HTMLResponse | RedirectResponse:
+        found = request.app.state.keys.verify(key.strip()) if key.strip() else None
+        if found is None or not found.allows("review"):
+            return HTMLResponse(_LOGIN.replace("{error}", "<p><strong>That key is unknown, revoked, or lacks the "
+                                                          "review scope.</strong></p>"), status_code=401)
+        resp = RedirectResponse("/review", status_code=303)
+        resp.set_cookie(KEY_COOKIE, key.strip(), httponly=True, samesite="strict")
+        return resp
+
+    return r
 
 
 def make_app(hub: Hub) -> FastAPI:
-    """A small app serving the people-facing pages over one hub."""
+    """A small app serving the people-facing pages over one hub (a local replay: no keys)."""
     app = FastAPI(title="Floodwall console", summary=f"Reviewer console and status page for {hub.name}")
     for r in page_routers(hub):
         app.include_router(r)
@@ -37,3 +79,4 @@ def make_app(hub: Hub) -> FastAPI:
         return {"ok": True, "batches": hub.seq}
 
     return app
+

@@ -19,6 +19,7 @@ Design (crash safety):
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -291,6 +292,8 @@ def run_worker(*, nats_url: str, store_url: str, run: str, partition: int, parti
     setup_json_logging()
     w = Worker(nats_url=nats_url, store_url=store_url, run=run, partition=partition, partitions=partitions,
                policy=policy)
+    gc.collect()
+    gc.freeze()  # the policy, classifier and imports need no more scanning by the collector
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
