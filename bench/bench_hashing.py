@@ -16,14 +16,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
+import argparse
+import platform
+import time
 
-import numpy as np  # noqa: E402
-import pdqhash  # noqa: E402
+import numpy as np
+import pdqhash
 
-from floodwall.content import pdq  # noqa: E402
+from floodwall.content import pdq
 
 
 def synthetic_frames(n: int, size: int, seed: int) -> np.ndarray:

@@ -31,15 +31,15 @@ if "," not in _THREADS:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: int(_THREADS)]))
 
-import argparse  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+import argparse
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from floodwall.content.index import HashIndex  # noqa: E402
-from floodwall.content.pdq import from_hex_many, to_hex_many  # noqa: E402
+from floodwall.content.index import HashIndex
+from floodwall.content.pdq import from_hex_many, to_hex_many
 
 RADIUS = 31
 

@@ -21,15 +21,15 @@ import os
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_v] = "1"
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+import argparse
+import platform
+import time
+from collections.abc import Callable
 
-import numpy as np  # noqa: E402
-import pdqhash  # noqa: E402
+import numpy as np
+import pdqhash
 
-from floodwall.sim.render import CLIP, EVENT, KIND_NAMES, Look, Renderer  # noqa: E402
+from floodwall.sim.render import CLIP, EVENT, KIND_NAMES, Look, Renderer
 
 MATCH = 31
 

@@ -43,23 +43,23 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 if _THREADS == "1" and hasattr(os, "sched_setaffinity") and "--timing" in sys.argv:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-import argparse  # noqa: E402
-import io  # noqa: E402
-import multiprocessing  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+import argparse
+import io
+import json
+import math
+import multiprocessing
+import subprocess
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw, ImageFilter, ImageFont  # noqa: E402
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from floodwall.content import pdq  # noqa: E402
-from floodwall.content.index import HashIndex  # noqa: E402
-from floodwall.content.robust import THRESHOLD, RobustMatcher, calibrate, min_distances  # noqa: E402
-from floodwall.sim.render import Renderer  # noqa: E402
+from floodwall.content import pdq
+from floodwall.content.index import HashIndex
+from floodwall.content.robust import THRESHOLD, RobustMatcher, calibrate, min_distances
+from floodwall.sim.render import Renderer
 
 SOURCES = ("render", "fractal", "vector", "text", "mosaic")
 _WORDS = ("live", "stream", "free", "watch", "now", "sale", "promo", "click", "join", "win", "best", "deal",
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.quick:
         args.originals, args.timing_frames, args.index_bank = 400, 128, 2000
-    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda s: print(s, file=sys.stderr, flush=True)
     matcher = RobustMatcher()
     t_start = time.perf_counter()
     half = args.originals // 2

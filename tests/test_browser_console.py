@@ -6,12 +6,10 @@ room of the cluster go down, undoes the decision from the history with `u`, and 
 
 import os
 import shutil
-import socket
-import threading
 import time
 
 import pytest
-import uvicorn
+from service_helpers import served
 
 from floodwall.engine.policy import load_policy
 from floodwall.events import ReportFiled
@@ -26,12 +24,6 @@ TINY = os.path.join(os.path.dirname(__file__), "data", "scenarios", "tiny.toml")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed "
                                 "(scripts/services.sh installs it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +51,8 @@ def live_console():
                 if item.kind == "cluster" and item.status == "open":
                     case = item.id
     assert case is not None, "the replay opened no cluster case"
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(make_app(hub), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", hub, case
-    server.should_exit = True
-    thread.join(10)
+    with served(make_app(hub)) as url:
+        yield url, hub, case
     live.stop()
 
 

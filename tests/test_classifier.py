@@ -18,12 +18,12 @@ pytest.importorskip(
     exc_type=ImportError,
 )
 
-from PIL import Image, ImageDraw  # noqa: E402
+from PIL import Image, ImageDraw
 
-from floodwall.content import classifier as clf_mod  # noqa: E402
-from floodwall.content.classifier import OnnxImageClassifier, bundled_model_path  # noqa: E402
-from floodwall.events import FrameSampled  # noqa: E402
-from floodwall.sim.render import sample_frames  # noqa: E402
+from floodwall.content import classifier as clf_mod
+from floodwall.content.classifier import OnnxImageClassifier, bundled_model_path
+from floodwall.events import FrameSampled
+from floodwall.sim.render import sample_frames
 
 BENIGN_MAX = 0.2
 

@@ -7,7 +7,14 @@ from floodwall.adapters.store import SqlStore
 from floodwall.clock import VirtualClock
 from floodwall.engine.engine import Engine
 from floodwall.engine.policy import load_policy, parse_policy
-from floodwall.events import AccountRegistered, FrameSampled, Login, ProfileChanged, ReviewDecided, StreamStarted
+from floodwall.events import (
+    AccountRegistered,
+    FrameSampled,
+    Login,
+    ProfileChanged,
+    ReviewDecided,
+    StreamStarted,
+)
 from floodwall.sim.render import CLIP, MERCHANT, Look, Renderer
 
 T0 = 1_766_412_000.0  # 2025-12-22 22:00 +08:00

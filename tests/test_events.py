@@ -4,7 +4,8 @@ import json
 
 import msgspec
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from floodwall.adapters.eventlog import read_jsonl, write_jsonl
 from floodwall.events import (

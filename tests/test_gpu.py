@@ -11,9 +11,9 @@ torch = pytest.importorskip(
     "torch", reason="optional dependency torch not installed: pip install 'floodwall[gpu]'", exc_type=ImportError
 )
 
-from floodwall.content import gpu, pdq  # noqa: E402
-from floodwall.content.gpu import gpu_available, hash_frames_torch  # noqa: E402
-from floodwall.sim.render import sample_frames  # noqa: E402
+from floodwall.content import gpu, pdq
+from floodwall.content.gpu import gpu_available, hash_frames_torch
+from floodwall.sim.render import sample_frames
 
 
 def _gratings(n: int, h: int, w: int, seed: int = 1) -> np.ndarray:

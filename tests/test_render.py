@@ -178,7 +178,7 @@ def honest_frames(renderer: Renderer) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return kinds, seeds, t, renderer.render(kinds, seeds, t, None)
 
 
-def test_honest_rooms_look_different(honest_frames) -> None:  # noqa: ANN001
+def test_honest_rooms_look_different(honest_frames) -> None:
     kinds, _, _, frames = honest_frames
     bits = np.stack([pdq(f)[0] for f in frames])
     d = pairwise(bits)[np.triu_indices(len(bits), 1)]
@@ -190,7 +190,7 @@ def test_honest_rooms_look_different(honest_frames) -> None:  # noqa: ANN001
     assert d.min() > MATCH
 
 
-def test_honest_room_changes_over_time(renderer: Renderer, honest_frames) -> None:  # noqa: ANN001
+def test_honest_room_changes_over_time(renderer: Renderer, honest_frames) -> None:
     kinds, seeds, t, frames = honest_frames
     later = renderer.render(kinds[:150], seeds[:150], t[:150] + 600.0, None)
     d = np.array([dist(pdq(a)[0], pdq(b)[0]) for a, b in zip(frames[:150], later)])
@@ -200,7 +200,7 @@ def test_honest_room_changes_over_time(renderer: Renderer, honest_frames) -> Non
     summary("same honest room 2 s apart (informational)", np.array([dist(pdq(a)[0], pdq(b)[0]) for a, b in zip(frames[:150], soon)]))
 
 
-def test_frame_quality(renderer: Renderer, honest_frames) -> None:  # noqa: ANN001
+def test_frame_quality(renderer: Renderer, honest_frames) -> None:
     rng = np.random.default_rng(11)
     n = 200
     kinds = np.where(rng.random(n) < 0.5, EVENT, CLIP)
@@ -221,7 +221,7 @@ def test_event_co_broadcasts_are_near_duplicates(renderer: Renderer) -> None:
     n = 150
     ev = rng.integers(0, 40, n)
     t = rng.uniform(0, 3 * 3600, n)
-    two = lambda looks: renderer.render(np.full(2 * n, EVENT), np.repeat(ev, 2), np.repeat(t, 2), looks)  # noqa: E731
+    two = lambda looks: renderer.render(np.full(2 * n, EVENT), np.repeat(ev, 2), np.repeat(t, 2), looks)
     raw = two(None)
     assert np.array_equal(raw[0::2], raw[1::2])  # same event, same clock: same pixels
     bc = two([Look.random(rng, "broadcast") for _ in range(2 * n)])
@@ -316,8 +316,8 @@ def test_look_presets_ranges() -> None:
 def test_look_ops_do_what_they_say(renderer: Renderer) -> None:
     k, s, t = np.array([MERCHANT]), np.array([42]), np.array([10.0])
     base = renderer.render(k, s, t, None)[0].astype(float)
-    one = lambda lk: renderer.render(k, s, t, [lk])[0].astype(float)  # noqa: E731
-    luma = lambda f: f @ np.array([0.299, 0.587, 0.114])  # noqa: E731
+    one = lambda lk: renderer.render(k, s, t, [lk])[0].astype(float)
+    luma = lambda f: f @ np.array([0.299, 0.587, 0.114])
     # Mirror flips columns (up to 4:2:0 chroma rounding).
     assert np.abs(luma(one(Look(mirror=True))) - luma(base)[:, ::-1]).mean() < 1.0
     # Brightness shifts luma by ~0.1 * 255.

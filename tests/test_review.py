@@ -2,12 +2,18 @@
 
 import numpy as np
 import sqlalchemy as sa
+from test_engine import Harness
 
 from floodwall.adapters.store import reports as reports_table
-from floodwall.events import ReportFiled, ReviewDecided, ReviewReversed, StreamStarted, ViewerCount
+from floodwall.events import (
+    ReportFiled,
+    ReviewDecided,
+    ReviewReversed,
+    StreamStarted,
+    ViewerCount,
+)
 from floodwall.review.queue import ReviewQueue
 from floodwall.sim.render import EVENT, Look
-from test_engine import Harness
 
 
 def _live(h, aids, fresh=False):

@@ -2,11 +2,10 @@
 
 import os
 import shutil
-import socket
-import threading
 import time
 
 import pytest
+from service_helpers import served
 
 from floodwall.response.statuspage import render_status, status
 
@@ -52,15 +51,8 @@ def test_page_escapes_text():
     assert "<script>x</script>" not in render_status(data) and "&lt;script&gt;" in render_status(data)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
 def test_status_page_in_chromium_shows_the_incident_rising_and_ending():
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
     from floodwall.engine.policy import load_policy
@@ -75,18 +67,12 @@ def test_status_page_in_chromium_shows_the_incident_rising_and_ending():
         # A 90-s hold instead of the playbook's 10 min, so the 40-minute slice also sees the incident end.
         hub.engine.responder.tracker.hold_s = 90
         start = hub.engine.clock.now()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(make_app(hub), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     seen: list[tuple[str, str]] = []
     try:
-        with sync_playwright() as p:
+        with served(make_app(hub)) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/status")
+            page.goto(f"{url}/status")
             seen.append((page.inner_text("#level"), page.inner_text("#state")))
             live.paused.clear()
             # Warm-up at full speed; the attack (22:00) at 30 simulated seconds per second, so the page's own
@@ -107,8 +93,6 @@ def test_status_page_in_chromium_shows_the_incident_rising_and_ending():
             browser.close()
     finally:
         live.stop()
-        server.should_exit = True
-        thread.join(10)
     assert seen[0] == ("normal", "operational")
     risen = [lvl for lvl, state in seen if state == "ongoing"]
     assert risen and set(risen) <= {"elevated", "severe", "critical"}

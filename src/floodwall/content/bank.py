@@ -199,7 +199,7 @@ class BankMatches:
 
 
 class _Synced:
-    __slots__ = ("bank", "index", "rows", "removed")
+    __slots__ = ("bank", "index", "removed", "rows")
 
     def __init__(self, bank: HashBank) -> None:
         self.bank = bank

@@ -19,26 +19,27 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "Normalized",
-    "ChatLine",
+    "FEATURE_NAMES",
     "ChatClassifier",
+    "ChatLine",
+    "Normalized",
     "analyze",
+    "default_classifier",
+    "load_lines",
     "normalize",
     "pattern_features",
     "pattern_matches",
-    "load_lines",
     "train",
-    "default_classifier",
-    "FEATURE_NAMES",
 ]
 
 # ------------------------------------------------------------------------------------------

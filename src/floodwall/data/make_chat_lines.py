@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
-from typing import Callable
 
 SALT = "floodwall-chat-v1"
 TRAIN_SHARE = 0.65
@@ -32,7 +32,7 @@ OUT = Path(__file__).with_name("chat_lines.tsv")
 
 def _h(key: str) -> int:
     """Salted, process-independent hash (Python's ``hash`` is randomised per process)."""
-    return zlib.crc32(f"{SALT}:{key}".encode("utf-8"))
+    return zlib.crc32(f"{SALT}:{key}".encode())
 
 
 def _partition(keys: list[str], share: float = TRAIN_SHARE) -> dict[str, str]:

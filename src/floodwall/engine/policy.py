@@ -11,9 +11,8 @@ from typing import Any
 import cel
 
 from floodwall import shipped
-from floodwall.events import ACTIONS, SEVERITY
 from floodwall.engine.signals import sample_context
-
+from floodwall.events import ACTIONS, SEVERITY
 
 _RULE_KEYS = {"name", "when", "action", "description", "shadow", "confirm", "sample_every"}
 _TOP_KEYS = {"name", "description", "engine", "rules", "scheduled"}
@@ -77,7 +76,7 @@ class Policy:
     scheduled: list[Scheduled]
     source: str = ""
 
-    def evaluate(self, ctx: "cel.Context") -> tuple[list[Rule], list[Rule]]:
+    def evaluate(self, ctx: cel.Context) -> tuple[list[Rule], list[Rule]]:
         """Rules that fire on this context: (acting, shadow)."""
         fired: list[Rule] = []
         shadow: list[Rule] = []

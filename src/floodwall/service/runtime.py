@@ -149,7 +149,7 @@ class Courier:
         while not self._stop.wait(self.every):
             try:
                 self.worker.drain(time.time())
-            except Exception:  # noqa: BLE001 - a gateway outage must not end delivery; rows stay pending
+            except Exception:
                 logging.getLogger("floodwall.notify").exception("outbox drain failed; will retry")
 
 

@@ -33,11 +33,10 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
         raise ValueError(f"--log must be 'memory' or a nats:// URL, not {log_url!r}")
     if clock not in ("wall", "event"):
         raise ValueError("--clock must be 'wall' or 'event'")
-    from floodwall.service.runtime import CountingStore
-
     from floodwall.response.audit import AuditLog
     from floodwall.response.incident import IncidentResponse
     from floodwall.response.outbox import Outbox
+    from floodwall.service.runtime import CountingStore
 
     clk = wall_clock() if clock == "wall" else EventClock()
     # Incident response rides in the engine's loop: surge levels, the policy's playbook, owner messages

@@ -31,7 +31,16 @@ from floodwall.events import (
     ViewerCount,
 )
 from floodwall.sim import chatgen
-from floodwall.sim.render import CHAT, CLIP, EVENT, GAMER, MERCHANT, OUTDOOR, Look, Renderer
+from floodwall.sim.render import (
+    CHAT,
+    CLIP,
+    EVENT,
+    GAMER,
+    MERCHANT,
+    OUTDOOR,
+    Look,
+    Renderer,
+)
 from floodwall.sim.scenario import LogNormal, Scenario
 from floodwall.sim.truth import Truth
 

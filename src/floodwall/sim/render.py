@@ -303,10 +303,10 @@ def _put(img: np.ndarray, shape: int, y: float, x: float, h: float, w: float, co
     x = int(x)
     H = img.shape[1]
     W = img.shape[2]
-    y0 = y if y > 0 else 0
-    x0 = x if x > 0 else 0
-    y1 = y + h if y + h < H else H
-    x1 = x + w if x + w < W else W
+    y0 = max(0, y)
+    x0 = max(0, x)
+    y1 = min(H, y + h)
+    x1 = min(W, x + w)
     if y0 >= y1 or x0 >= x1:
         return
     aa = _stamp(shape, h, w)[y0 - y : y1 - y, x0 - x : x1 - x]
@@ -368,7 +368,7 @@ _SKIN = [(0.07, 0.45, 0.95), (0.07, 0.5, 0.8), (0.06, 0.55, 0.6), (0.06, 0.6, 0.
 class _Ctx:
     """Per-shot drawing context: planar canvas plus a pre-drawn stream of uniforms."""
 
-    __slots__ = ("img", "B", "_nx", "_rng", "pal")
+    __slots__ = ("B", "_nx", "_rng", "img", "pal")
 
     def __init__(self, B: int, rng: np.random.Generator, pal: list[float]) -> None:
         self.B = B
@@ -908,7 +908,7 @@ def handle_text(seed: int) -> str:
 
 
 @lru_cache(maxsize=16)
-def _font(px: int):  # noqa: ANN202 - PIL font object
+def _font(px: int):
     """PIL's bundled default font (FreeType) at a pixel size; cached."""
     from PIL import ImageFont
 
@@ -942,20 +942,20 @@ def _overlay(S: int, seed: int) -> tuple[int, int, np.ndarray, np.ndarray, np.nd
     text_c = _YCC @ (np.full(3, 255.0) if u[5] < 0.8 else _hsv(u[2] + 0.5, 0.6, 1.0)[:, 0, 0])
     keep = (1 - a_s) * (1 - a_t)
     add = (a_s * (1 - a_t))[None] * strip_c[:, None, None] + a_t[None] * text_c[:, None, None]  # (3, h, S)
-    half = lambda p: 0.25 * (p[..., 0::2, 0::2] + p[..., 1::2, 0::2] + p[..., 0::2, 1::2] + p[..., 1::2, 1::2])  # noqa: E731
+    half = lambda p: 0.25 * (p[..., 0::2, 0::2] + p[..., 1::2, 0::2] + p[..., 0::2, 1::2] + p[..., 1::2, 1::2])
     keep_c = np.repeat(half(keep)[:, None, :], 2, 1)
     add_c = half(add[1:]).transpose(1, 0, 2)
-    f = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    f = lambda a: np.ascontiguousarray(a, dtype=np.float32)
     return y0, y0 + h, f(keep), f(add[0]), f(keep_c), f(add_c)
 
 
 class _LookOps:
     """Everything a Look needs per frame, precomputed once per Look."""
 
-    __slots__ = ("fast", "ry", "rxt", "ryc", "rxct", "pre_y", "pre_x", "pad_op", "scale_op", "rot", "blur", "mat", "offset", "overlay", "sigma", "jpeg", "digest")
+    __slots__ = ("blur", "digest", "fast", "jpeg", "mat", "offset", "overlay", "pad_op", "pre_x", "pre_y", "rot", "rxct", "rxt", "ry", "ryc", "scale_op", "sigma")
 
     def __init__(self, look: Look, S: int) -> None:
-        q = lambda f: int(round(min(max(f, 0.0), 0.45) * S * 4))  # noqa: E731 - crop in quarter pixels
+        q = lambda f: int(round(min(max(f, 0.0), 0.45) * S * 4))
         l, t, r, b = (q(v) for v in look.crop)
         m = int(min(S, max(4, round(S * look.scale))))  # re-encoding happens at an integer size
         pad = int(round(look.pad * 100))
@@ -991,7 +991,7 @@ _CHUNK = 16
 
 
 class _Shot:
-    __slots__ = ("img", "spr_rgb", "spr_mask", "sh", "sw")
+    __slots__ = ("img", "sh", "spr_mask", "spr_rgb", "sw")
 
     def __init__(self, img: np.ndarray, spr_rgb: np.ndarray | None, spr_mask: np.ndarray | None) -> None:
         self.img = img

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from floodwall.adapters.enforcer import RecordingEnforcer
 from floodwall.adapters.eventlog import InProcessLog, read_jsonl, write_jsonl
+from floodwall.adapters.notifiers import FlakyNotifier, RecordingNotifier
 from floodwall.adapters.store import SqlStore
 from floodwall.adapters.store import reports as reports_table
 from floodwall.clock import VirtualClock
@@ -17,7 +18,6 @@ from floodwall.engine.engine import Engine
 from floodwall.engine.policy import Policy, load_policy
 from floodwall.engine.signals import PhoneRanges
 from floodwall.events import DeadLetters, Event, FrameSampled, StreamStarted
-from floodwall.adapters.notifiers import FlakyNotifier, RecordingNotifier
 from floodwall.response.incident import IncidentResponse
 from floodwall.response.outbox import DeliveryWorker, Outbox
 from floodwall.sim.classifier import DeclaredClassifier

@@ -11,7 +11,6 @@ import msgspec
 from floodwall import shipped
 
 
-
 class Spec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """Base for scenario sections: unknown keys are errors."""
 

@@ -20,7 +20,7 @@ def percentiles(values: list[float]) -> dict[str, float | int | None]:
         "p90": round(float(np.percentile(a, 90)), 3),
         "p99": round(float(np.percentile(a, 99)), 3),
         "max": round(float(a.max()), 3),
-        "count": int(len(a)),
+        "count": len(a),
     }
 
 
