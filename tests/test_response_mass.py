@@ -1,6 +1,7 @@
 """Guarded mass actions: two different operators, every step audited, undone cleanly."""
 
 import pytest
+from service_helpers import served
 
 from floodwall.clock import VirtualClock
 from floodwall.engine.engine import Engine
@@ -177,11 +178,6 @@ def test_operator_level_change_releases_held_registrations(setup):
 
 
 def test_level_command_sets_and_releases_over_http(setup, capsys):
-    import socket
-    import threading
-    import time
-
-    import uvicorn
     from fastapi import FastAPI, Header
 
     from floodwall.cli import main
@@ -196,22 +192,10 @@ def test_level_command_sets_and_releases_over_http(setup, capsys):
 
     app = FastAPI()
     app.include_router(router(hub, MassActions(engine, audit, lock=hub.lock), operator))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        url = f"http://127.0.0.1:{port}"
+    with served(app) as url:
         assert main(["level", "set", "severe", "--reason", "drill", "--url", url, "--key", "ops-alice"]) == 0
         assert engine.incident_level == 2 and responder.tracker.pinned is not None
         assert responder.timeline()[-1]["operator"] == "ops-alice"
         assert main(["level", "release", "--url", url, "--key", "ops-alice"]) == 0
         assert responder.tracker.pinned is None
         assert main(["level", "set", "severe", "--reason", "no key", "--url", url]) == 1  # refused without a key
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -57,9 +57,9 @@ def _rooms(engine: Engine, item: ReviewItem) -> list[str]:
     return sorted(rooms)
 
 
-def case_summary(engine: Engine, item: ReviewItem) -> dict:
-    """One row of the queue."""
-    rooms = _rooms(engine, item)
+def case_summary(engine: Engine, item: ReviewItem, rooms: list[str] | None = None) -> dict:
+    """One row of the queue (``rooms``: the case's rooms, when the caller has them already)."""
+    rooms = _rooms(engine, item) if rooms is None else rooms
     streams = engine.streams
     live = [r for r in rooms if r in streams and streams[r].live and not streams[r].taken_down]
     return {
@@ -99,7 +99,7 @@ def case_view(engine: Engine, item_id: str) -> dict:
     weight = sum(streams[r].report_weight for r in rooms if r in streams)
     signals = [(k, v) for k, v in item.evidence.items() if k != "rules"]
     return {
-        **case_summary(engine, item), "status": item.status, "violating": item.violating,
+        **case_summary(engine, item, rooms), "status": item.status, "violating": item.violating,
         "reviewer": item.reviewer, "note": item.note, "decided_at": when(item.decided_at),
         "created": when(item.created), "signals": signals, "reports": reporters,
         "report_weight": round(weight, 2), "room_list": room_list[:MAX_ROOMS_SHOWN],

@@ -63,6 +63,16 @@ class Backend:
         """The go-live decision for one stream."""
         raise NotImplementedError
 
+    @staticmethod
+    def decision_event(case: str, status: str | None, violating: bool, note: str, reviewer: str) -> ReviewDecided:
+        """The ReviewDecided event for an open case; ApiError if the case is unknown or already decided."""
+        if status is None:
+            raise ApiError(404, "not_found", f"no review case {case!r}")
+        if status == "decided":
+            raise ApiError(409, "already_decided", f"case {case!r} is already decided")
+        return ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=time.time(), item=case, reviewer=reviewer,
+                             violating=violating, note=note)
+
     async def ready(self) -> dict[str, bool]:
         """Readiness of each dependency."""
         def ping() -> bool:
@@ -164,12 +174,7 @@ class EmbeddedBackend(Backend):
         with self.hub.lock:
             item = self.hub.engine.review.items.get(case)
             status = item.status if item is not None else None
-        if status is None:
-            raise ApiError(404, "not_found", f"no review case {case!r}")
-        if status == "decided":
-            raise ApiError(409, "already_decided", f"case {case!r} is already decided")
-        ev = ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=time.time(), item=case, reviewer=reviewer,
-                           violating=violating, note=note)
+        ev = self.decision_event(case, status, violating, note, reviewer)
         self.loop.submit([ev])
         return {"event": ev.id, "case": case, "queued": True}
 
@@ -272,12 +277,7 @@ class NatsBackend(Backend):
         t = cases_table
         with self.store.engine.connect() as conn:
             status = conn.execute(sa.select(t.c.status).where(t.c.run == self.run, t.c.id == case)).scalar()
-        if status is None:
-            raise ApiError(404, "not_found", f"no review case {case!r}")
-        if status == "decided":
-            raise ApiError(409, "already_decided", f"case {case!r} is already decided")
-        ev = ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=time.time(), item=case, reviewer=reviewer,
-                           violating=violating, note=note)
+        ev = self.decision_event(case, status, violating, note, reviewer)
         out = await self.ingest([ev])
         return {"event": ev.id, "case": case, "queued": True, **out}
 
