@@ -4,6 +4,7 @@ one is SIGKILLed mid-run and restarted. Decisions equal an uninterrupted run's; 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -159,11 +160,12 @@ def run_service(events: list[bytes], tmp_path, *, kill: bool) -> dict:
                 assert p.poll() is None, f"{name} died: " + (tmp_path / f"{run}-{name}.log").read_text()[-2000:]
             time.sleep(0.2)
         print(f"all committed after {time.monotonic() - t_post:.1f} s", file=sys.stderr)
-        from floodwall.adapters.store import actions, verdicts
+        from floodwall.adapters.store import actions, reports, verdicts
 
         with db.connect() as conn:
             vs = conn.execute(sa.select(verdicts).where(verdicts.c.run == run)).all()
             acts = conn.execute(sa.select(actions).where(actions.c.run == run)).all()
+            reps = conn.execute(sa.select(reports.c.id).where(reports.c.run == run)).scalars().all()
             per_part = dict(conn.execute(sa.select(log_batches.c.partition, sa.func.count())
                                          .where(log_batches.c.run == run).group_by(log_batches.c.partition)).all())
         per_stream: dict[str, list] = defaultdict(list)
@@ -172,6 +174,7 @@ def run_service(events: list[bytes], tmp_path, *, kill: bool) -> dict:
         db.dispose()
         return {"verdicts": {k: sorted(x) for k, x in per_stream.items()},
                 "actions": sorted((a.key, a.ts, a.target) for a in acts), "accepted": accepted,
+                "reports": sorted(reps),
                 "batches": per_part, "expected": expected, "killed_after": killed_after,
                 "worker0_log": (tmp_path / f"{run}-w0.log").read_text()}
     finally:
@@ -200,5 +203,7 @@ def test_sigkill_a_worker_mid_run_loses_and_duplicates_nothing(events, tmp_path)
     assert len(clean["verdicts"]) > 100
     assert crashed["verdicts"] == clean["verdicts"]
     assert crashed["actions"] == clean["actions"]
+    sent = sorted(e["id"] for e in map(json.loads, events) if e["type"] == "report_filed")
+    assert sent and clean["reports"] == sent and crashed["reports"] == sent  # each report stored once
     kinds = {a[0].split(":")[0] for a in clean["actions"]}
     assert "takedown" in kinds or "limit" in kinds, kinds

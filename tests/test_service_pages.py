@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from service_helpers import bearer, wait_for
 
@@ -53,6 +54,12 @@ def test_console_decision_is_recorded_under_the_signed_in_key(app):
     assert r.status_code == 303
     decided = wait_for(lambda: (c := client.get(f"/review/api/case/{case['id']}").json())["status"] == "decided" and c)
     assert decided["reviewer"].startswith("review-person")  # the key's name, not what the form claimed
+    # Every report that came in through the API is in the store, with the weight it was given.
+    from floodwall.adapters.store import reports as reports_table
+
+    with application.state.keys.engine.connect() as conn:
+        rows = conn.execute(sa.select(reports_table.c.id, reports_table.c.weight)).all()
+    assert sorted(r.id for r in rows) == ["rep0", "rep1", "rep2"] and all(r.weight == 1.0 for r in rows)
 
 
 def test_status_page_is_public_and_levels_need_an_operator(app):

@@ -79,7 +79,11 @@ class TextClassifier(Protocol):
 
 
 class Store(Protocol):
+    """Store port: where verdicts, actions and every report received are kept."""
+
     def record(self, verdicts: Sequence[Verdict], orders: Sequence[ActionOrder]) -> None: ...
+
+    def record_reports(self, rows: list[dict]) -> None: ...
 
 
 _REF = re.compile(r"\b(account|stream|incident)\.([a-z_]+)")
@@ -210,7 +214,7 @@ class Engine:
         if self.store is not None and (self._verdicts or self._orders):
             self.store.record(self._verdicts, self._orders)
         if self._report_rows:
-            if self.store is not None and hasattr(self.store, "record_reports"):
+            if self.store is not None:
                 self.store.record_reports(self._report_rows)  # every report is kept, whatever it weighed
             self._report_rows = []
         return self._orders

@@ -67,6 +67,7 @@ class CountingStore:
         self.metrics = metrics
         self._verdicts: list[Verdict] = []
         self._orders: list[ActionOrder] = []
+        self._reports: list[dict] = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
 
@@ -78,14 +79,20 @@ class CountingStore:
             self._verdicts.extend(verdicts)
             self._orders.extend(orders)
 
+    def record_reports(self, rows: list[dict]) -> None:
+        """Buffer reports (written with the next flush)."""
+        with self._lock:
+            self._reports.extend(rows)
+
     def flush(self) -> int:
-        """Write what is buffered (in order, one transaction); returns how many verdicts."""
+        """Write what is buffered (in order); returns how many verdicts."""
         with self._flush_lock:
             with self._lock:
-                vs, os_ = self._verdicts, self._orders
-                self._verdicts, self._orders = [], []
+                vs, os_, reps = self._verdicts, self._orders, self._reports
+                self._verdicts, self._orders, self._reports = [], [], []
             if vs or os_:
                 self.store.record(vs, os_)
+            self.store.record_reports(reps)
             return len(vs)
 
 

@@ -94,6 +94,11 @@ class CaptureStore:
     def __init__(self) -> None:
         self.verdicts: list[Verdict] = []
         self.orders: list[ActionOrder] = []
+        self.reports: list[dict] = []  # kept until the commit that carries their batch's offset
+
+    def record_reports(self, rows: list[dict]) -> None:
+        """Buffer reports (the worker commits them with the batch)."""
+        self.reports.extend(rows)
 
     def record(self, verdicts: Sequence[Verdict], orders: Sequence[ActionOrder]) -> None:
         """Buffer (the worker commits)."""
@@ -202,6 +207,7 @@ class Worker:
             finally:
                 self.enforcer.muted = False
             self.capture.take()
+            self.capture.reports.clear()  # stored before the crash, with this offset
             self.rebuilt += 1
             return None
         t0 = time.perf_counter()
@@ -251,8 +257,11 @@ class Worker:
                           "published": float(headers.get("Fw-Published", 0) or 0) or None, "committed": now})
             for v in verdicts:
                 self.metrics.verdicts.labels(v.action, "shadow" if v.shadow else "live").inc()
+        reports, self.capture.reports = [{**r, "run": self.run} for r in self.capture.reports], []
         eng = self.store.engine
         with eng.begin() as conn:
+            if reports:
+                conn.execute(_insert_ignore(eng, store_tables.reports), reports)
             if vrows:
                 conn.execute(store_tables.verdicts.insert(), vrows)
             if arows:
