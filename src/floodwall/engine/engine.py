@@ -406,35 +406,41 @@ class Engine:
                 self._dirty.add(st.id)
 
     def _on_report(self, ev: ReportFiled) -> None:
+        # Every report is counted and stored, in both modes; in aggregate mode only its weight can be zero.
         self.reports_received += 1
-        st = self.streams.get(ev.stream)
+        self.reports_accepted += 1
         if self.settings.reports == "queue":
-            self.reports_accepted += 1
             self.review.push_report(ev.stream, ev.reporter, self._now, ev.reason)
-            self._report_rows.append({"id": ev.id, "ts": ev.ts, "stream": ev.stream, "reporter": ev.reporter,
-                                      "reason": ev.reason, "weight": 1.0})  # stored in this mode too
-            return
-        self.reports_accepted += 1  # every report is counted and stored; only its weight can be zero
-        weight = 0.0
-        if st is not None and st.live and ev.reporter not in st.reporters:  # one voice per reporter per room
-            st.reporters.add(ev.reporter)
-            # Rate-limit per reporter: past 20 reports in 10 minutes a reporter's reports weigh nothing.
-            if self.report_counts.add(ev.reporter, ev.ts) <= 20:
-                weight = self._reporter_weight(ev.reporter)
-                if ev.reporter not in self.reputation and self._fresh(ev.reporter):
-                    # Fresh accounts together count for at most FRESH_REPORT_CAP per room: a flood of them
-                    # cannot open a case on its own, however many there are.
-                    weight = min(weight, max(0.0, FRESH_REPORT_CAP - st.fresh_report_weight))
-                    st.fresh_report_weight += weight
-                old = st.report_weight
-                st.report_weight += weight
-                # Re-evaluate when the pressure crosses the review bar or doubles, not on every report:
-                # a room with a million reports is evaluated a few dozen times, not a million.
-                if weight > 0 and st.report_weight >= self.settings.report_review_threshold and (
-                        old < self.settings.report_review_threshold or math.frexp(st.report_weight)[1] > math.frexp(old)[1]):
-                    self._dirty.add(st.id)
+            weight = 1.0
+        else:
+            weight = self._weigh_report(ev)
         self._report_rows.append({"id": ev.id, "ts": ev.ts, "stream": ev.stream, "reporter": ev.reporter,
                                   "reason": ev.reason, "weight": round(weight, 4)})
+
+    def _weigh_report(self, ev: ReportFiled) -> float:
+        """Add a report to its room's pressure; the weight it was given."""
+        st = self.streams.get(ev.stream)
+        if st is None or not st.live or ev.reporter in st.reporters:  # one voice per reporter per room
+            return 0.0
+        st.reporters.add(ev.reporter)
+        # Rate-limit per reporter: past 20 reports in 10 minutes a reporter's reports weigh nothing.
+        if self.report_counts.add(ev.reporter, ev.ts) > 20:
+            return 0.0
+        weight = self._reporter_weight(ev.reporter)
+        if ev.reporter not in self.reputation and self._fresh(ev.reporter):
+            # Fresh accounts together count for at most FRESH_REPORT_CAP per room: a flood of them
+            # cannot open a case on its own, however many there are.
+            weight = min(weight, max(0.0, FRESH_REPORT_CAP - st.fresh_report_weight))
+            st.fresh_report_weight += weight
+        old = st.report_weight
+        st.report_weight += weight
+        # Re-evaluate when the pressure crosses the review bar or doubles, not on every report:
+        # a room with a million reports is evaluated a few dozen times, not a million.
+        bar = self.settings.report_review_threshold
+        if weight > 0 and st.report_weight >= bar and (
+                old < bar or math.frexp(st.report_weight)[1] > math.frexp(old)[1]):
+            self._dirty.add(st.id)
+        return weight
 
     def _fresh(self, account: str) -> bool:
         """Registered less than a week ago (in what the engine saw)."""
