@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -86,9 +86,12 @@ class HashBank:
         *,
         source: str = "",
         added_at: float | None = None,
-        note: str = "",
+        note: str | Sequence[str] = "",
     ) -> int:
-        """Add hashes ((n, 4) uint64, or hex strings); returns how many were new (exact duplicates skipped)."""
+        """Add hashes ((n, 4) uint64, or hex strings), ``note`` one for all or one each; returns how many were new.
+
+        Exact duplicates of a live entry are skipped and keep their first source and note.
+        """
         if isinstance(hashes, str):
             hexes = [hashes]
             from_hex_many(hexes)  # validates
@@ -99,8 +102,11 @@ class HashBank:
             hexes = list(hashes)
             from_hex_many(hexes)
         when = time.time() if added_at is None else float(added_at)
+        notes = [note] * len(hexes) if isinstance(note, str) else list(note)
+        if len(notes) != len(hexes):
+            raise ValueError(f"{len(hexes)} hashes but {len(notes)} notes")
         new = []
-        for h in (x.lower() for x in hexes):
+        for h, nt in zip((x.lower() for x in hexes), notes):
             if h in self._row_of:
                 continue
             self._row_of[h] = len(self._hex)
@@ -108,7 +114,7 @@ class HashBank:
             self._alive.append(True)
             self.added_at.append(when)
             self.source.append(source)
-            self.note.append(note)
+            self.note.append(nt)
             new.append(h)
         if new:
             self._pending.append(from_hex_many(new))
@@ -265,8 +271,8 @@ class BankSet:
             return int(bank.threshold)
         return self.threshold if bank.kind == "block" else self.allow_threshold
 
-    def match(self, hashes: np.ndarray) -> BankMatches:
-        """Best block-bank hit per query unless an allow bank holds a near copy."""
+    def match(self, hashes: np.ndarray, *, radius: int | None = None) -> BankMatches:
+        """Best block-bank hit per query unless an allow bank holds a near copy; ``radius`` overrides every bank's."""
         q = np.asarray(hashes, dtype=np.uint64)
         if q.shape == (4,):
             q = q[None]
@@ -281,7 +287,9 @@ class BankSet:
             index = s.refresh()
             if not len(index):
                 continue
-            ids, dist = index.nearest(q, self.threshold_for(s.bank))
+            # The robust matcher's query views are calibrated at their own radius (content/robust.py).
+            r = self.threshold_for(s.bank) if radius is None else int(radius)
+            ids, dist = index.nearest(q, r)
             b_dist, b_bank, b_entry = best[s.bank.kind]
             # Strictly closer wins; ties keep the earlier bank.
             better = (ids >= 0) & ((b_dist < 0) | (dist < b_dist))

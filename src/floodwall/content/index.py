@@ -17,6 +17,7 @@ Concurrent queries are safe; updates must not overlap other calls.
 
 from __future__ import annotations
 
+import functools
 import math
 from itertools import combinations
 
@@ -47,11 +48,15 @@ def _chunks(h: np.ndarray) -> np.ndarray:
     return h.view(np.uint16)
 
 
+@functools.lru_cache(maxsize=4)
 def _probe_masks(flips: int) -> np.ndarray:
+    """Chunk masks with up to ``flips`` bits set (read-only, cached: every query asks)."""
     masks = [0]
     for k in range(1, flips + 1):
         masks += [sum(1 << b for b in bits) for bits in combinations(range(16), k)]
-    return np.array(masks, dtype=np.int64)
+    out = np.array(masks, dtype=np.int64)
+    out.flags.writeable = False
+    return out
 
 
 def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

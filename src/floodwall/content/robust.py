@@ -495,6 +495,10 @@ class RobustMatcher:
         """Hashes of query frames (n, h, w, 3) uint8 -> (n * m, 4), frame-major; border-free frames repeat a hash."""
         return self._query(frames)[0]
 
+    def query_views(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hashes (n * m, 4) and PDQ quality (n * m,) of query frames (n, h, w, 3), frame-major."""
+        return self._query(frames)
+
     def _query(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(hashes (n * m, 4), PDQ quality (n * m,)) of query frames."""
         y = luma(frames)

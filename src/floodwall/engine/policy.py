@@ -18,7 +18,7 @@ _RULE_KEYS = {"name", "when", "action", "description", "shadow", "confirm", "sam
 _TOP_KEYS = {"name", "description", "engine", "rules", "scheduled"}
 _ENGINE_KEYS = {
     "content", "classifier", "chat", "clusters", "rings", "review", "reports",
-    "sample_every", "report_review_threshold", "confirm_banks",
+    "sample_every", "report_review_threshold", "confirm_banks", "robust",
 }
 
 
@@ -54,6 +54,7 @@ class EngineSettings:
     sample_every: float = 10.0  # platform's default snapshot interval, seconds
     report_review_threshold: float = 3.0  # weighted report pressure that opens a case
     confirm_banks: bool = True  # confident takedowns put their frames in a bank
+    robust: bool = False  # match frames through border-trimmed, mirrored views and derived bank views (content/robust.py)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
         raise PolicyError(f"{source}: [engine] review must be 'case' or 'fifo', not {settings.review!r}")
     if settings.reports not in ("aggregate", "queue"):
         raise PolicyError(f"{source}: [engine] reports must be 'aggregate' or 'queue', not {settings.reports!r}")
+    if not isinstance(settings.robust, bool):
+        raise PolicyError(f"{source}: [engine] robust must be true or false, not {settings.robust!r}")
 
     sample = cel.Context(sample_context())
     rules: list[Rule] = []
