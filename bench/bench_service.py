@@ -98,9 +98,10 @@ def rss_mb(pid: int) -> float:
 
 
 class Deployment:
-    """A fresh database and stream, the API and N workers as processes."""
+    """A fresh database and stream, the API, N workers and (with 2 or more) the coordinator as processes."""
 
-    def __init__(self, workers: int, logdir: Path, embedded: bool = False) -> None:
+    def __init__(self, workers: int, logdir: Path, embedded: bool = False, coordinator: bool | None = None,
+                 start_consumers: bool = True) -> None:
         self.run = f"b{uuid.uuid4().hex[:8]}"
         self.db_name = f"fwbench_{self.run}"
         self.admin = sa.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
@@ -118,12 +119,16 @@ class Deployment:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         py = [sys.executable, "-m", "floodwall.cli"]
         self.embedded = embedded
-        self.logs = [open(logdir / f"{self.run}-{n}.log", "wb") for n in ["api", *(f"w{i}" for i in range(workers))]]  # noqa: SIM115
+        self.coordinated = workers > 1 if coordinator is None else coordinator
+        self.n_workers = workers
+        self.common, self.env, self.py, self.logdir = common, env, py, logdir
+        self.logs = [open(logdir / f"{self.run}-api.log", "wb")]  # noqa: SIM115
         self.api = subprocess.Popen([*py, "serve", "--log", "memory" if embedded else NATS, "--port", str(self.port),
                                      *common], stdout=self.logs[0], stderr=subprocess.STDOUT, env=env)
-        self.workers = [subprocess.Popen([*py, "worker", "--log", NATS, "--partition", str(i), *common],
-                                         stdout=self.logs[i + 1], stderr=subprocess.STDOUT, env=env)
-                        for i in range(workers)]
+        self.workers: list[subprocess.Popen] = []
+        self.coordinator: subprocess.Popen | None = None
+        if start_consumers:
+            self.start_consumers()
         end = time.monotonic() + 30
         while True:
             try:
@@ -136,17 +141,44 @@ class Deployment:
             time.sleep(0.2)
         time.sleep(3)  # workers load the policy and the chat classifier
 
+    def start_consumers(self) -> None:
+        """Start the workers (and the coordinator)."""
+        def spawn(name: str, args: list[str]) -> subprocess.Popen:
+            self.logs.append(open(self.logdir / f"{self.run}-{name}.log", "wb"))  # noqa: SIM115
+            return subprocess.Popen([*self.py, *args, "--log", NATS, *self.common], stdout=self.logs[-1],
+                                    stderr=subprocess.STDOUT, env=self.env)
+        self.workers = [spawn(f"w{i}", ["worker", "--partition", str(i)]) for i in range(self.n_workers)]
+        if self.coordinated and not self.embedded:
+            self.coordinator = spawn("co", ["coordinator"])
+
+    @property
+    def procs(self) -> dict[str, int]:
+        """Process ids by role."""
+        out = {"api": self.api.pid, **{f"worker{i}": w.pid for i, w in enumerate(self.workers)}}
+        if self.coordinator is not None:
+            out["coordinator"] = self.coordinator.pid
+        return out
+
     def committed(self) -> tuple[int, int]:
-        """(messages, events) committed by the workers."""
-        from floodwall.service.worker import log_batches as lb
+        """(messages, events) of the API's messages committed by the workers (not the coordinator's notices)."""
+        from floodwall.service.tables import log_batches as lb
 
         with self.db.connect() as c:
             return tuple(c.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(lb.c.events), 0))
-                                   .where(lb.c.run == self.run)).one())
+                                   .where(lb.c.run == self.run, lb.c.published.is_not(None))).one())
+
+    def commit_span(self) -> float:
+        """Seconds from the first to the last commit of the API's messages."""
+        from floodwall.service.tables import log_batches as lb
+
+        with self.db.connect() as c:
+            lo, hi = c.execute(sa.select(sa.func.min(lb.c.committed), sa.func.max(lb.c.committed))
+                               .where(lb.c.run == self.run, lb.c.published.is_not(None))).one()
+        return (hi or 0.0) - (lo or 0.0)
 
     def latencies(self, since: float = 0.0) -> np.ndarray:
         """Per event: seconds from the API publishing its batch to the worker's commit."""
-        from floodwall.service.worker import log_batches as lb
+        from floodwall.service.tables import log_batches as lb
 
         with self.db.connect() as c:
             rows = c.execute(sa.select(lb.c.events, lb.c.published, lb.c.committed)
@@ -156,9 +188,10 @@ class Deployment:
         return np.repeat([r.committed - r.published for r in rows], [r.events for r in rows])
 
     def close(self) -> None:
-        for p in [self.api, *self.workers]:
+        procs = [self.api, *self.workers, *([self.coordinator] if self.coordinator else [])]
+        for p in procs:
             p.send_signal(signal.SIGTERM)
-        for p in [self.api, *self.workers]:
+        for p in procs:
             try:
                 p.wait(15)
             except subprocess.TimeoutExpired:
@@ -198,6 +231,27 @@ async def post_all(port: int, secret: str, bodies: list[bytes], concurrency: int
                 accepted += r.json()["accepted"]
         await asyncio.gather(*(poster() for _ in range(concurrency)))
     return accepted
+
+
+def backlog(workers: int, bodies: list[bytes], logdir: Path, concurrency: int, coordinator: bool | None = None) -> dict:
+    """Workers draining a log the API filled first: the workers' own rate, with the API out of the way."""
+    d = Deployment(workers, logdir, coordinator=coordinator, start_consumers=False)
+    try:
+        accepted = asyncio.run(post_all(d.port, d.secret, bodies, concurrency))
+        d.start_consumers()
+        pids = d.procs
+        before = {k: cpu_s(p) for k, p in pids.items()}
+        t0 = time.perf_counter()
+        while d.committed()[1] < accepted:
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        span = d.commit_span()
+        cpu = {k: (cpu_s(p) - before[k]) / wall for k, p in pids.items() if k != "api"}
+        return {"workers": workers, "events": accepted, "span_s": span, "events_per_s": accepted / span,
+                "cpu": cpu, "coordinated": d.coordinated, "deployment": d}
+    except BaseException:
+        d.close()
+        raise
 
 
 def throughput(workers: int, bodies: list[bytes], n_events: int, logdir: Path, concurrency: int) -> dict:
@@ -299,7 +353,7 @@ def soak(seconds: float, rate: float, events: list, logdir: Path, workers: int) 
     span = max(e.ts for e in events) - min(e.ts for e in events) + 60
     d = Deployment(workers, logdir)
     try:
-        procs = {"api": d.api.pid, **{f"worker{i}": w.pid for i, w in enumerate(d.workers)}}
+        procs = d.procs
         per_post = max(1, int(rate / 4))  # four requests a second
         k, i, sent = 0, 0, 0
         cl = httpx.Client(base_url=f"http://127.0.0.1:{d.port}", timeout=60,
@@ -371,6 +425,8 @@ def main() -> None:
     ap.add_argument("--gate-only", action="store_true", help="skip the 1-worker throughput run")
     ap.add_argument("--gate-sweep", help="only the gate, NATS + 2 workers then embedded, at these rates (e.g. 100,250,500)")
     ap.add_argument("--soak", type=float, default=0, help="run a steady-rate soak of this many seconds instead")
+    ap.add_argument("--backlog", action="store_true",
+                    help="only the workers' drain rate: fill the log first, then start 1, then 2 workers")
     ap.add_argument("--rate", type=float, default=300, help="--soak: events per second")
     ap.add_argument("--logs", default="/tmp/fw-bench-logs")
     args = ap.parse_args()
@@ -389,6 +445,18 @@ def main() -> None:
         return
     bodies = chunks(events, args.chunk)
     mb = sum(map(len, bodies)) / 1e6
+    if args.backlog:
+        drained = []
+        for n, coord in ((1, False), (2, False), (2, True)):
+            r = backlog(n, bodies, logdir, args.concurrency, coordinator=coord)
+            r.pop("deployment").close()
+            drained.append(r)
+            print(f"{n} worker(s){' + coordinator' if coord else ''}: drained {r['events']} events ({mb:.0f} MB JSON) "
+                  f"in {r['span_s']:.1f} s = {r['events_per_s']:.0f} events/s; CPU share " +
+                  ", ".join(f"{k} {v:.0%}" for k, v in r["cpu"].items()), flush=True)
+        print(f"drain scaling, 2 workers / 1: {drained[1]['events_per_s'] / drained[0]['events_per_s']:.2f}x "
+              f"(with the coordinator: {drained[2]['events_per_s'] / drained[0]['events_per_s']:.2f}x)")
+        return
     results = []
     for n in (1, 2):
         if args.gate_only and n == 1:
@@ -401,7 +469,7 @@ def main() -> None:
         d = r.pop("deployment")
         if n == 2:
             accounts = sorted({e.account for e in events if type(e).__name__ == "AccountRegistered"})
-            pids = {"api": d.api.pid, **{f"worker{i}": w.pid for i, w in enumerate(d.workers)}}
+            pids = d.procs
             before = {k: cpu_s(p) for k, p in pids.items()}
             t_g = time.perf_counter()
             lat = asyncio.run(gate_load(d.port, d.secret, accounts, args.gate_rps, args.gate_seconds))

@@ -81,3 +81,51 @@ def served(app):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextlib.contextmanager
+def nats_deployment(partitions: int = 2, coordinator: bool = True):
+    """The API (NATS backend) in a TestClient, a worker thread per partition and the coordinator thread,
+    on a fresh PostgreSQL database and JetStream stream; yields (client, secrets by scope, backend, workers)."""
+    import asyncio
+
+    import nats
+    from fastapi.testclient import TestClient
+
+    from floodwall.adapters.keys import KeyStore
+    from floodwall.adapters.nats_log import stream_name
+    from floodwall.service.app import create_app
+    from floodwall.service.coordinator import CoordinatorService
+    from floodwall.service.serve import build_backend
+    from floodwall.service.worker import Worker
+
+    need(4222, "NATS")
+    url, drop = new_pg_database("fwnats")
+    run = f"t{uuid.uuid4().hex[:10]}"
+    backend = build_backend(store_url=url, log_url=NATS_URL, run=run, partitions=partitions)
+    keys = KeyStore(backend.store.engine)
+    secrets = {s: keys.create(s, [s])[0] for s in ("ingest", "gate", "review", "operate")}
+    consumers = [Worker(nats_url=NATS_URL, store_url=url, run=run, partition=i, partitions=partitions)
+                 for i in range(partitions)]
+    if coordinator:
+        consumers.append(CoordinatorService(nats_url=NATS_URL, store_url=url, run=run, partitions=partitions))
+    threads = [threading.Thread(target=lambda c=c: asyncio.run(c.run_forever()), daemon=True) for c in consumers]
+    try:
+        with TestClient(create_app(backend, keys)) as client:
+            for t in threads:
+                t.start()
+            yield client, secrets, backend, consumers[:partitions]
+            for c in consumers:
+                c.stop()
+            for t in threads:
+                t.join(10)
+    finally:
+        async def cleanup():
+            nc = await nats.connect(NATS_URL)
+            await nc.jetstream().delete_stream(stream_name(run))
+            await nc.close()
+        asyncio.run(cleanup())
+        backend.store.engine.dispose()
+        for c in consumers:
+            c.store.engine.dispose()
+        drop()

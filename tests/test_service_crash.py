@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 
 import httpx
+import msgspec
 import pytest
 import sqlalchemy as sa
 from service_helpers import NATS_URL, bearer, need, new_pg_database, port_open
@@ -84,6 +85,31 @@ async def _subject_counts(run: str) -> dict[int, int]:
     return {int(s.rsplit(".", 1)[1]): n for s, n in (info.state.subjects or {}).items()}
 
 
+async def _read_log(run: str) -> dict:
+    """The run's stream as it is: sketches in order, the coordinator's events per partition, message counts."""
+    import nats
+    from nats.js.api import ConsumerConfig, DeliverPolicy
+
+    from floodwall.adapters.nats_log import decode_batch, decode_sketch, stream_name
+
+    nc = await nats.connect(NATS_URL)
+    js = nc.jetstream()
+    info = await js.stream_info(stream_name(run))
+    sub = await js.subscribe(f"fw.{run}.>", stream=stream_name(run), ordered_consumer=True,
+                             config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    sketches, notices, per_partition = [], [], defaultdict(int)
+    for _ in range(info.state.messages):
+        m = await sub.next_msg(timeout=5)
+        kind, part = m.subject.split(".")[2:4] if m.subject.count(".") >= 3 else (m.subject.split(".")[2], "")
+        if kind == "sketch":
+            sketches.append((m.metadata.sequence.stream, decode_sketch(m.data)))
+        elif kind == "events":
+            per_partition[int(part)] += 1
+            notices += [(int(part), ev) for ev in decode_batch(m.data) if ev.id.startswith("co.")]
+    await nc.close()
+    return {"sketches": sketches, "notices": notices, "per_partition": dict(per_partition)}
+
+
 async def _delete_stream(run: str) -> None:
     import nats
 
@@ -97,8 +123,11 @@ async def _delete_stream(run: str) -> None:
     await nc.close()
 
 
-def run_service(events: list[bytes], tmp_path, *, kill: bool) -> dict:
-    """Push every event through serve + 2 workers; returns verdicts per stream, actions and log accounting."""
+def run_service(events: list[bytes], tmp_path, *, kill: bool, coordinator: bool = False) -> dict:
+    """Push every event through serve + 2 workers (and the coordinator); verdicts per stream, actions, accounting.
+
+    ``kill`` SIGKILLs worker 0 mid-run, and the coordinator too when there is one, then restarts them.
+    """
     run = f"crash{uuid.uuid4().hex[:8]}"
     url, drop = new_pg_database("fwcrash")
     port = _free_port()
@@ -113,6 +142,8 @@ def run_service(events: list[bytes], tmp_path, *, kill: bool) -> dict:
         for i in (0, 1):
             procs[f"w{i}"] = _spawn(["worker", "--log", NATS_URL, "--partition", str(i), *common],
                                     tmp_path / f"{run}-w{i}.log")
+        if coordinator:
+            procs["co"] = _spawn(["coordinator", "--log", NATS_URL, *common], tmp_path / f"{run}-co.log")
         deadline = time.monotonic() + 20
         t_start = time.monotonic()
         while not port_open(port):
@@ -120,16 +151,25 @@ def run_service(events: list[bytes], tmp_path, *, kill: bool) -> dict:
             time.sleep(0.1)
         print(f"api up after {time.monotonic() - t_start:.1f} s", file=sys.stderr)
         db = sa.create_engine(url)
-        from floodwall.service.worker import log_batches
+        from floodwall.service.tables import log_batches
 
         def committed(partition: int | None = None) -> tuple[int, int]:
+            """(messages, events of the API's messages) committed; the coordinator's carry no publish time."""
+            api = sa.case((log_batches.c.published.is_not(None), log_batches.c.events), else_=0)
             with db.connect() as conn:
-                q = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(log_batches.c.events), 0)).where(
-                    log_batches.c.run == run)
+                q = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(api), 0)).where(log_batches.c.run == run)
                 if partition is not None:
                     q = q.where(log_batches.c.partition == partition)
                 return tuple(conn.execute(q).one())
 
+        from floodwall.service.tables import coord_batches
+
+        def coordinated() -> int:
+            with db.connect() as conn:
+                return conn.execute(sa.select(sa.func.count()).select_from(coord_batches)
+                                    .where(coord_batches.c.run == run)).scalar()
+
+        co_killed_after = None
         t_post = time.monotonic()
         chunks = [b"[" + b",".join(events[i:i + CHUNK]) + b"]" for i in range(0, len(events), CHUNK)]
         accepted = 0
@@ -148,18 +188,41 @@ def run_service(events: list[bytes], tmp_path, *, kill: bool) -> dict:
                     procs["w0"].send_signal(signal.SIGKILL)
                     procs["w0"].wait()
                     killed_after = committed(0)[0]
+                    if coordinator:
+                        while coordinated() < 3 and time.monotonic() < end:
+                            time.sleep(0.02)
+                        procs["co"].send_signal(signal.SIGKILL)
+                        procs["co"].wait()
+                        co_killed_after = coordinated()
             if kill:
                 procs["w0"] = _spawn(["worker", "--log", NATS_URL, "--partition", "0", *common],
                                      tmp_path / f"{run}-w0.log")
+                if coordinator:
+                    procs["co"] = _spawn(["coordinator", "--log", NATS_URL, *common], tmp_path / f"{run}-co.log")
         print(f"posted in {time.monotonic() - t_post:.1f} s", file=sys.stderr)
-        expected = asyncio.run(_subject_counts(run))
         deadline = time.monotonic() + 90
-        while committed() != (sum(expected.values()), accepted):
+        while True:  # every message in the partitions' subjects committed (the coordinator may add more)
+            expected = asyncio.run(_subject_counts(run))
+            if committed() == (sum(expected.values()), accepted):
+                break
             assert time.monotonic() < deadline, f"stuck at {committed()} of {sum(expected.values())}, {accepted}"
             for name, p in procs.items():
                 assert p.poll() is None, f"{name} died: " + (tmp_path / f"{run}-{name}.log").read_text()[-2000:]
             time.sleep(0.2)
         print(f"all committed after {time.monotonic() - t_post:.1f} s", file=sys.stderr)
+        log = None
+        if coordinator:  # and every sketch coordinated, with nothing left in flight for a second
+            deadline = time.monotonic() + 90
+            while True:
+                log = asyncio.run(_read_log(run))
+                done, msgs = coordinated(), committed()[0]
+                if done == len(log["sketches"]) and msgs == sum(log["per_partition"].values()):
+                    time.sleep(1.0)
+                    if coordinated() == done and committed()[0] == msgs:
+                        break
+                assert time.monotonic() < deadline, f"coordinator at {done} of {len(log['sketches'])}"
+                time.sleep(0.2)
+            expected = log["per_partition"]
         from floodwall.adapters.store import actions, reports, verdicts
 
         with db.connect() as conn:
@@ -176,7 +239,9 @@ def run_service(events: list[bytes], tmp_path, *, kill: bool) -> dict:
                 "actions": sorted((a.key, a.ts, a.target) for a in acts), "accepted": accepted,
                 "reports": sorted(reps),
                 "batches": per_part, "expected": expected, "killed_after": killed_after,
-                "worker0_log": (tmp_path / f"{run}-w0.log").read_text()}
+                "worker0_log": (tmp_path / f"{run}-w0.log").read_text(), "log": log,
+                "co_killed_after": co_killed_after, "coordinated": coordinated() if coordinator else None,
+                "co_log": (tmp_path / f"{run}-co.log").read_text() if coordinator else ""}
     finally:
         t_stop = time.monotonic()
         for p in procs.values():
@@ -207,3 +272,37 @@ def test_sigkill_a_worker_mid_run_loses_and_duplicates_nothing(events, tmp_path)
     assert sent and clean["reports"] == sent and crashed["reports"] == sent  # each report stored once
     kinds = {a[0].split(":")[0] for a in clean["actions"]}
     assert "takedown" in kinds or "limit" in kinds, kinds
+
+
+def test_sigkill_the_coordinator_and_a_worker_mid_run_loses_and_duplicates_nothing(events, tmp_path):
+    """With the coordinator between the partitions, SIGKILL it and worker 0 mid-run and restart both.
+
+    What the coordinator tells the partitions depends on when each partition's sketches reach it, so two
+    runs need not agree event for event; what must hold is that nothing is lost or doubled anywhere: every
+    log message committed once, every sketch sent once and coordinated once, and the notices in the
+    partitions' logs exactly those a fresh coordinator derives from the same sketches (state rebuilt
+    correctly after the kill, nothing published twice).
+    """
+    need(4222, "NATS")
+    need(5432, "PostgreSQL")
+    from floodwall.coordination.coordinator import Coordinator
+
+    got = run_service(events, tmp_path, kill=True, coordinator=True)
+    assert got["accepted"] == len(events)
+    assert got["batches"] == got["expected"]  # every partition message committed exactly once
+    assert 0 < got["killed_after"] < got["expected"][0] and "rebuilding" in got["worker0_log"]
+    sketches = got["log"]["sketches"]
+    assert got["co_killed_after"] and 0 < got["co_killed_after"] < len(sketches), "the kill did not land mid-run"
+    assert got["co_log"].count("rebuilding") == 2  # started, killed, started again and rebuilt
+    assert got["coordinated"] == len(sketches)  # each sketch in the stream coordinated once
+    keys = [(sk.partition, sk.seq) for _, sk in sketches]
+    assert len(keys) == len(set(keys))  # a worker re-sending after its restart was kept once
+    fresh = Coordinator(2)
+    expected = sorted((q, ev.id, msgspec.json.encode(ev)) for _, sk in sketches
+                      for q, evs in fresh.handle(sk).items() for ev in evs)
+    published = sorted((q, ev.id, msgspec.json.encode(ev)) for q, ev in got["log"]["notices"])
+    assert published == expected and len(expected) > 50
+    kinds = {e[2].split(b'"type":"', 1)[1].split(b'"', 1)[0] for e in expected}
+    assert {b"cluster_noticed", b"keys_noticed", b"accounts_noticed"} <= kinds, kinds
+    sent = sorted(e["id"] for e in map(json.loads, events) if e["type"] == "report_filed")
+    assert sent and got["reports"] == sent

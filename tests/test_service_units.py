@@ -72,3 +72,49 @@ def test_event_clock_only_moves_forward():
     assert c.now() == 50.0
     c.observe([ViewerCount(id="3", ts=10.0, stream="s", viewers=1)])
     assert c.now() == 50.0
+
+
+def test_a_burst_of_first_requests_with_one_key_runs_argon2_once():
+    import sqlalchemy as sa
+    from concurrent.futures import ThreadPoolExecutor
+
+    from floodwall.adapters.keys import KeyStore
+
+    keys = KeyStore(sa.create_engine("sqlite://", connect_args={"check_same_thread": False},
+                                     poolclass=sa.pool.StaticPool))
+    secret, key = keys.create("burst", ["gate"])
+    runs = []
+
+    class Counting:  # argon2's hasher, counting its verifications
+        def __init__(self, ph) -> None:
+            self.ph = ph
+
+        def verify(self, *a):
+            runs.append(1)
+            return self.ph.verify(*a)
+    keys._ph = Counting(keys._ph)
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(keys.verify, [secret] * 32))
+    assert all(k is not None and k.id == key.id for k in got)
+    assert len(runs) == 1
+    with ThreadPoolExecutor(4) as pool:  # a wrong secret is verified (and refused) every time
+        assert list(pool.map(keys.verify, [secret[:-2] + "xx"] * 4)) == [None] * 4
+    assert len(runs) == 5
+
+
+def test_a_failed_store_write_stops_the_worker_even_with_its_queue_full():
+    import asyncio
+
+    from floodwall.service.worker import Worker
+
+    async def main() -> None:
+        writes: asyncio.Queue = asyncio.Queue(maxsize=1)
+        writes.put_nowait("a group not yet written")
+
+        async def failing_writer() -> None:
+            await asyncio.sleep(0.01)
+            raise RuntimeError("the store refused the commit")
+        writer = asyncio.create_task(failing_writer())
+        with pytest.raises(RuntimeError, match="refused"):
+            await asyncio.wait_for(Worker._enqueue(writes, writer, ("rows", [])), timeout=5)
+    asyncio.run(main())

@@ -32,7 +32,7 @@ def _replay(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.scenario)
         ranges = PhoneRanges(args.phone_ranges) if args.phone_ranges else None
         report = run_replay(scenario, policies, seed=args.seed, scale=args.scale, store_url=args.store,
-                            phone_ranges=ranges, progress=not args.quiet)
+                            phone_ranges=ranges, progress=not args.quiet, image_model=args.image_model)
         print(table(report))
         if args.html:
             Path(args.html).write_text(html_report(report), encoding="utf-8")
@@ -125,7 +125,8 @@ def _serve(args: argparse.Namespace) -> int:
     from floodwall.service.serve import build_app, run_server
 
     app = build_app(store_url=args.store, log_url=args.log, run=args.run, partitions=args.partitions,
-                    policy=args.policy, clock=args.clock, tick=args.tick, notify=args.notify)
+                    policy=args.policy, clock=args.clock, tick=args.tick, notify=args.notify,
+                    image_model=args.image_model)
     run_server(app, args.host, args.port)
     return 0
 
@@ -137,7 +138,19 @@ def _worker(args: argparse.Namespace) -> int:
         print("floodwall worker: --log must be a nats:// URL (the embedded service needs no workers)", file=sys.stderr)
         return 2
     return run_worker(nats_url=args.log, store_url=args.store, run=args.run, partition=args.partition,
-                      partitions=args.partitions, policy=args.policy, idle_exit=args.idle_exit)
+                      partitions=args.partitions, policy=args.policy, idle_exit=args.idle_exit,
+                      image_model=args.image_model)
+
+
+def _coordinator(args: argparse.Namespace) -> int:
+    from floodwall.service.coordinator import run_coordinator
+
+    if not args.log.startswith("nats://"):
+        print("floodwall coordinator: --log must be a nats:// URL (the embedded service sees everything itself)",
+              file=sys.stderr)
+        return 2
+    return run_coordinator(nats_url=args.log, store_url=args.store, run=args.run, partitions=args.partitions,
+                           policy=args.policy, idle_exit=args.idle_exit)
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -165,7 +178,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _service_parsers(sub) -> None:
-    """`serve`, `worker` and `keys`: Floodwall as a service."""
+    """`serve`, `worker`, `coordinator` and `keys`: Floodwall as a service."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", default="sqlite:///floodwall.db",
                         help="SQLAlchemy URL (default sqlite:///floodwall.db; postgresql+psycopg://... at scale)")
@@ -181,12 +194,21 @@ def _service_parsers(sub) -> None:
     sv.add_argument("--tick", type=float, default=0.15, help="embedded: seconds between engine batches")
     sv.add_argument("--notify", help="embedded: where owner messages go: an http(s) webhook URL, or an Apprise "
                                      "service URL (sms://, mailto://, ...); without it they wait in the outbox")
+    sv.add_argument("--image-model", default="none", choices=["none", "open_nsfw"],
+                    help="embedded: score frames with this model (open_nsfw needs the 'classifier' extra)")
     sv.set_defaults(func=_serve)
     wk = sub.add_parser("worker", parents=[common], help="consume one JetStream partition through the engine")
     wk.add_argument("--log", default="nats://127.0.0.1:4222")
     wk.add_argument("--partition", type=int, required=True)
     wk.add_argument("--idle-exit", type=float, default=None, help="exit after this many idle seconds")
+    wk.add_argument("--image-model", default="none", choices=["none", "open_nsfw"],
+                    help="score frames with this model (open_nsfw needs the 'classifier' extra)")
     wk.set_defaults(func=_worker)
+    co = sub.add_parser("coordinator", parents=[common],
+                        help="across partitions: content clusters, rings, shared keys, the incident level")
+    co.add_argument("--log", default="nats://127.0.0.1:4222")
+    co.add_argument("--idle-exit", type=float, default=None, help="exit after this many idle seconds")
+    co.set_defaults(func=_coordinator)
     ky = sub.add_parser("keys", help="API keys: create (prints the secret once), list, revoke")
     ky_sub = ky.add_subparsers(dest="keys_command", required=True)
     kc = ky_sub.add_parser("create")
@@ -236,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--store", default="sqlite://", help="SQLAlchemy URL for decisions (default: in memory)")
     rp.add_argument("--phone-ranges", help="CSV of virtual-operator number prefixes (replaces the shipped one)")
     rp.add_argument("--quiet", action="store_true", help="no progress bars")
+    rp.add_argument("--image-model", default="none", choices=["none", "open_nsfw"],
+                    help="also score every frame with a real image model (beside the scenario's declared one, "
+                         "which stands in for content the simulator cannot render); slow: ~10 ms a frame")
     rp.add_argument("--serve", action="store_true",
                     help="watch and act: pace one policy's replay and serve the reviewer console and status page")
     rp.add_argument("--speed", type=float, default=10.0, help="--serve: simulated seconds per wall second (0: flat out)")

@@ -175,6 +175,136 @@ Event = Union[
 EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
 
 
+# ---- the partitioned service's own log events ------------------------------------------------
+# With `--log nats://`, each worker owns the accounts of one partition. What only a global view can
+# see (content shared across rooms, rings, shared devices and networks, the incident level) comes
+# back from the coordinator as these events, in the partition's own log, so that a worker's state
+# stays a function of its log. Operators' bank edits travel the same way. Clients never send them:
+# the API decodes `Event`, the workers `LogEvent`.
+
+
+class BankChanged(EventBase, frozen=True, tag="bank_changed"):
+    """A hash bank edit every partition applies: an operator's, or content confirmed in another partition."""
+
+    bank: str
+    op: Literal["create", "add", "remove", "remove_source"]
+    kind: Literal["block", "allow"] = "block"
+    hashes: list[str] = []  # PDQ hex
+    source: str = ""
+    note: str = ""
+
+
+class ClusterNoticed(EventBase, frozen=True, tag="cluster_noticed"):
+    """The coordinator's view of a content cluster with rooms in more than one partition."""
+
+    cluster: str
+    streams: list[str]  # this partition's rooms in it
+    rooms: int  # live rooms in every partition
+    accounts: int
+    risky_share: float
+    trusted_share: float
+    confirmed: bool = False
+
+
+class RingNoticed(EventBase, frozen=True, tag="ring_noticed"):
+    """The coordinator's view of an account ring with members in more than one partition."""
+
+    ring: str
+    accounts: list[str]  # this partition's members
+    size: int
+    confirmed: bool = False
+    evidence: dict[str, int] = {}
+
+
+class KeyCount(msgspec.Struct, frozen=True, array_like=True):
+    """Counts over every partition for one shared key (a device, a /24 network, a number block)."""
+
+    kind: Literal["device", "net", "block"]
+    key: str
+    accounts: int
+    fresh: int = 0  # of them, registered less than a day before (networks only)
+    regs: list[float] = []  # registrations on the key in the last hour
+    golives: list[float] = []  # go-lives from the key in the last ten minutes (networks only)
+
+
+class KeysNoticed(EventBase, frozen=True, tag="keys_noticed"):
+    """Shared-key counts for keys this partition's accounts use and other partitions' accounts use too."""
+
+    keys: list[KeyCount]
+
+
+class AccountsNoticed(EventBase, frozen=True, tag="accounts_noticed"):
+    """Registration times of fresh accounts other partitions own (a reporter's age weighs its reports)."""
+
+    created: dict[str, float]
+
+
+class LevelNoticed(EventBase, frozen=True, tag="level_noticed"):
+    """The incident level the coordinator set from every partition's counts."""
+
+    level: int
+    why: str = ""
+    evidence: dict = {}
+
+
+NOTICE_TYPES: tuple[type, ...] = (ClusterNoticed, RingNoticed, KeysNoticed, AccountsNoticed, LevelNoticed)
+LogEvent = Union[Event, BankChanged, ClusterNoticed, RingNoticed, KeysNoticed, AccountsNoticed, LevelNoticed]
+
+
+# ---- what a worker tells the coordinator (compact: hashes and keys, never pixels) ------------
+
+
+class RoomFrames(msgspec.Struct, frozen=True, array_like=True):
+    """One room's good-quality frame hashes from one batch, with its owner's standing then."""
+
+    stream: str
+    account: str
+    ts: float
+    hashes: bytes  # n x 32 bytes of PDQ (uint64 x 4 per hash, little-endian)
+    mirrored: bytes  # the same frames mirrored
+    risk: float
+    trusted: bool
+
+
+class AccountSeen(msgspec.Struct, frozen=True, array_like=True):
+    """An account used a device and network (registration, login, go-live)."""
+
+    account: str
+    ts: float
+    kind: Literal["registered", "login", "golive"]
+    device: str
+    net: str
+    block: str = ""
+    created: float | None = None
+    live: bool = False  # happening now (not backfilled)
+    trusted: bool = False
+
+
+class Confirmed(msgspec.Struct, frozen=True, array_like=True):
+    """A room's content was judged: bad (a confident takedown, a reviewer) or, when not ``violating``, fine."""
+
+    stream: str
+    account: str
+    bank: str  # where its hashes went ("confirmed", "reviewed"; "honest" for fine content)
+    source: str  # the verdict, so that an undo can withdraw them
+    hashes: list[str]
+    violating: bool = True
+
+
+class Sketch(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the coordinator hears of one partition's log message."""
+
+    partition: int
+    seq: int
+    ts: float
+    frames: list[RoomFrames] = []
+    seen: list[AccountSeen] = []
+    confirmed: list[Confirmed] = []
+    withdrawn: list[str] = []  # sources of undone decisions
+    closed: list[str] = []  # rooms that ended or were taken down
+    counts: dict[str, float] = {}  # the surge detector's per-batch counts
+
+
 class Verdict(msgspec.Struct, kw_only=True):
     """What the policy decided about one subject, and why."""
 

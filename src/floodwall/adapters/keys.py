@@ -62,6 +62,8 @@ class KeyStore:
         metadata.create_all(engine)
         self._ph = PasswordHasher()
         self._cache: dict[bytes, tuple[float, ApiKey]] = {}
+        self._verifying: dict[bytes, threading.Lock] = {}  # one argon2 run per presented key at a time
+        self._verifying_lock = threading.Lock()
         self._audit = AuditLog(engine, chain=AUDIT_CHAIN)
 
     def create(self, name: str, scopes: list[str] | tuple[str, ...], *, rate: float = 1000.0,
@@ -92,10 +94,25 @@ class KeyStore:
         # argon2 is deliberately slow (tens of ms): verify once, then trust a SHA-256 digest of the
         # presented string for CACHE_TTL seconds. The digest of a wrong secret never enters the cache.
         digest = hashlib.sha256(presented.encode()).digest()
-        now = time.monotonic()
         hit = self._cache.get(digest)
-        if hit is not None and now - hit[0] < self.CACHE_TTL:
+        if hit is not None and time.monotonic() - hit[0] < self.CACHE_TTL:
             return hit[1]
+        # Requests arriving together with the same key (a client's first burst, or every request in the
+        # moment its entry expires) wait for one verification instead of each running argon2.
+        with self._verifying_lock:
+            lock = self._verifying.setdefault(digest, threading.Lock())
+        with lock:
+            hit = self._cache.get(digest)
+            if hit is not None and time.monotonic() - hit[0] < self.CACHE_TTL:
+                return hit[1]
+            try:
+                return self._verify(presented, digest)
+            finally:
+                with self._verifying_lock:
+                    self._verifying.pop(digest, None)
+
+    def _verify(self, presented: str, digest: bytes) -> ApiKey | None:
+        now = time.monotonic()
         parts = presented.split("_", 2)
         if len(parts) != 3 or parts[0] != "fw" or not parts[1] or not parts[2]:
             return None

@@ -1,45 +1,42 @@
 """The event log at scale: NATS JetStream, with subjects partitioned by account.
 
-One stream per deployment (``FW_<run>``) holds ``fw.<run>.events.<p>`` (a partition's event
-batches, many events per message) and ``fw.<run>.dead`` (malformed input, with the reason).
-A partition is ``crc32(account) mod N``: stable across processes and restarts. Stream events
-whose only key is the stream (viewer counts, reports, chat lines, whose ``account`` is the
-poster) follow the stream's owner, learned from the events that name it; a stream never seen
-falls back to the hash of its id. Review decisions name their partition in the case id
-(``p<i>:<item>``).
+One stream per deployment (``FW_<run>``) holds:
+
+- ``fw.<run>.events.<p>``: a partition's event batches, many events per message (JSON). Besides the
+  platform's events, the coordinator's notices and bank edits for that partition land here too.
+- ``fw.<run>.sketch.<p>``: the partition's sketches for the coordinator (msgpack; hashes and keys).
+- ``fw.<run>.dead``: malformed input, with the reason.
+
+Which partition an event belongs to is :class:`~floodwall.coordination.partition.Partitioner`'s call.
+Messages that may be sent twice (a worker or the coordinator redoing work after a crash) carry a
+``Nats-Msg-Id``, so JetStream keeps one; their events' ids are stable too, so an engine drops a
+repeat that comes later than JetStream's duplicate window.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import msgspec
 
-from floodwall.events import (
-    AccountRegistered,
-    ApiCall,
-    ChatPosted,
-    DeadLetter,
-    Event,
-    FrameSampled,
-    Login,
-    ProfileChanged,
-    ReportFiled,
-    ReviewDecided,
-    StreamEnded,
-    StreamStarted,
-    ViewerCount,
-    encode_event,
+from floodwall.coordination.partition import (
+    Partitioner,
+    case_id,
+    parse_case_id,
+    partition_of,
 )
+from floodwall.events import DeadLetter, Event, LogEvent, Sketch, encode_event
+
+__all__ = ["JetStreamLog", "Partitioner", "case_id", "decode_batch", "encode_batches", "ensure_stream",
+           "events_subject", "parse_case_id", "partition_of", "sketch_subject", "stream_name"]
 
 MAX_MESSAGE = 800_000  # bytes per JetStream message; NATS refuses payloads over max_payload (1 MiB default)
 _RUN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-_CASE = re.compile(r"^p(\d+):(.+)$")
 
-_batch_decoder = msgspec.json.Decoder(list[Event])
+_batch_decoder = msgspec.json.Decoder(list[LogEvent])
+_sketch_encoder = msgspec.msgpack.Encoder()
+_sketch_decoder = msgspec.msgpack.Decoder(Sketch)
 
 
 def check_run(run: str) -> str:
@@ -64,72 +61,19 @@ def dead_subject(run: str) -> str:
     return f"fw.{run}.dead"
 
 
-def partition_of(key: str, partitions: int) -> int:
-    """Stable partition of an account key."""
-    return zlib.crc32(key.encode()) % partitions
+def sketch_subject(run: str, partition: int | str) -> str:
+    """Subject of one partition's sketches for the coordinator ("*" for all)."""
+    return f"fw.{run}.sketch.{partition}"
 
 
-def case_id(partition: int, item: str) -> str:
-    """The service-wide id of a worker's review item."""
-    return f"p{partition}:{item}"
+def encode_sketch(sk: Sketch) -> bytes:
+    """Bytes of one sketch (msgpack: hashes travel as raw bytes)."""
+    return _sketch_encoder.encode(sk)
 
 
-def parse_case_id(cid: str) -> tuple[int, str] | None:
-    """(partition, item) of a service-wide case id, or None."""
-    m = _CASE.match(cid)
-    return (int(m.group(1)), m.group(2)) if m else None
-
-
-class Partitioner:
-    """Maps each event to its account's partition (see the module docstring)."""
-
-    def __init__(self, partitions: int, *, remember: int = 500_000) -> None:
-        if partitions < 1:
-            raise ValueError("partitions must be >= 1")
-        self.partitions = partitions
-        self.remember = remember
-        self._owner: OrderedDict[str, str] = OrderedDict()  # stream -> account, bounded (oldest forgotten)
-
-    def _learn(self, stream: str, account: str) -> None:
-        if stream not in self._owner:
-            self._owner[stream] = account
-            if len(self._owner) > self.remember:
-                self._owner.popitem(last=False)
-
-    def partition(self, ev: Event) -> int:
-        """The partition an event belongs to."""
-        t = type(ev)
-        if t is StreamStarted or t is StreamEnded or t is FrameSampled:
-            self._learn(ev.stream, ev.account)  # type: ignore[union-attr]
-            key = ev.account  # type: ignore[union-attr]
-        elif t is AccountRegistered or t is Login or t is ProfileChanged:
-            key = ev.account  # type: ignore[union-attr]
-        elif t is ChatPosted or t is ViewerCount or t is ReportFiled:
-            key = self._owner.get(ev.stream, ev.stream)  # type: ignore[union-attr]
-        elif t is ApiCall:
-            key = ev.account or ev.principal  # type: ignore[union-attr]
-        elif t is ReviewDecided or hasattr(ev, "item"):
-            parsed = parse_case_id(ev.item)  # type: ignore[union-attr]
-            if parsed is None:
-                raise ValueError(f"review item {ev.item!r} is not a case id of the form p<partition>:<item>")  # type: ignore[union-attr]
-            if parsed[0] >= self.partitions:
-                raise ValueError(f"case {ev.item!r} names partition {parsed[0]} of {self.partitions}")  # type: ignore[union-attr]
-            return parsed[0]
-        else:
-            key = ev.id
-        return partition_of(key, self.partitions)
-
-    def split(self, events: Sequence[Event]) -> dict[int, list[Event]]:
-        """Events grouped by partition, each group in arrival order."""
-        out: dict[int, list[Event]] = {}
-        for ev in events:
-            p = self.partition(ev)
-            if hasattr(ev, "item") and type(ev) is not FrameSampled:
-                parsed = parse_case_id(ev.item)  # type: ignore[union-attr]
-                if parsed is not None:  # the worker knows its items by their local id
-                    ev = msgspec.structs.replace(ev, item=parsed[1])
-            out.setdefault(p, []).append(ev)
-        return out
+def decode_sketch(payload: bytes) -> Sketch:
+    """The sketch in one message."""
+    return _sketch_decoder.decode(payload)
 
 
 def encode_batches(events: Sequence[Event], limit: int = MAX_MESSAGE) -> list[bytes]:
@@ -149,7 +93,7 @@ def encode_batches(events: Sequence[Event], limit: int = MAX_MESSAGE) -> list[by
     return out
 
 
-def decode_batch(payload: bytes) -> list[Event]:
+def decode_batch(payload: bytes) -> list[LogEvent]:
     """The events of one message (validated again: the log may hold anything)."""
     return _batch_decoder.decode(payload)
 
@@ -195,6 +139,29 @@ class JetStreamLog:
             seqs[p] = max(seqs.get(p, 0), ack.seq)
         return seqs
 
+    async def publish_to(self, partition: int, events: Sequence[LogEvent], msg_id: str | None = None) -> int:
+        """Publish events to one partition as they are (coordinator notices, bank edits); the last sequence.
+
+        ``msg_id`` names the message for JetStream's duplicate window (a large batch becomes
+        several messages, named ``<msg_id>.<k>``).
+        """
+        import asyncio
+
+        payloads = encode_batches(events)
+        acks = await asyncio.gather(*(
+            self.js.publish(events_subject(self.run, partition), payload, stream=self.stream,
+                            headers={"Nats-Msg-Id": f"{msg_id}.{k}"} if msg_id else None)
+            for k, payload in enumerate(payloads)))
+        return max((a.seq for a in acks), default=0)
+
+    async def broadcast(self, events: Sequence[LogEvent]) -> dict[int, int]:
+        """Publish the same events to every partition (a bank edit); each partition's last sequence."""
+        import asyncio
+
+        n = self.partitioner.partitions
+        seqs = await asyncio.gather(*(self.publish_to(p, events) for p in range(n)))
+        return dict(enumerate(seqs))
+
     async def publish_dead(self, items: Sequence[DeadLetter]) -> None:
         """Malformed input to the dead-letter subject, one message each, with the reason."""
         import asyncio
@@ -211,11 +178,20 @@ class JetStreamLog:
 async def ensure_stream(js, run: str) -> None:
     """Create the run's stream if it does not exist (file storage: durable across server restarts)."""
     from nats.js.api import StorageType, StreamConfig
-    from nats.js.errors import NotFoundError
+    from nats.js.errors import BadRequestError, NotFoundError
 
     name = stream_name(run)
+    subjects = [events_subject(run, "*"), sketch_subject(run, "*"), dead_subject(run)]
     try:
-        await js.stream_info(name)
+        info = await js.stream_info(name)
     except NotFoundError:
-        await js.add_stream(StreamConfig(name=name, subjects=[events_subject(run, "*"), dead_subject(run)],
-                                         storage=StorageType.FILE, max_msg_size=MAX_MESSAGE + 100_000))
+        try:
+            await js.add_stream(StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE,
+                                             max_msg_size=MAX_MESSAGE + 100_000))
+            return
+        except BadRequestError:  # another process made it first
+            info = await js.stream_info(name)
+    if set(subjects) - set(info.config.subjects or ()):  # made by an older version: add the new subjects
+        import dataclasses
+
+        await js.update_stream(dataclasses.replace(info.config, subjects=subjects))

@@ -245,3 +245,34 @@ class OnnxImageClassifier:
 
     def __repr__(self) -> str:
         return f"OnnxImageClassifier({self.name!r}, device={self.device!r}, threads={self.threads})"
+
+
+IMAGE_MODELS = ("none", "open_nsfw")
+
+
+def image_model(name: str, *, threads: int = 2, batch_size: int = 16) -> OnnxImageClassifier | None:
+    """The image model a service or replay runs by name: ``open_nsfw``, or ``none``; ValueError explains."""
+    if name == "none":
+        return None
+    if name != "open_nsfw":
+        raise ValueError(f"unknown image model {name!r}; known: {', '.join(IMAGE_MODELS)}")
+    return OnnxImageClassifier(threads=threads, batch_size=batch_size)
+
+
+class MaxOfClassifiers:
+    """Several classifiers on the same frames, the highest score per frame; the name lists every model."""
+
+    def __init__(self, *classifiers) -> None:
+        if not classifiers:
+            raise ValueError("need at least one classifier")
+        self.classifiers = classifiers
+        self.name = "max(" + ", ".join(c.name for c in classifiers) + ")"
+        self.max_seen = {c.name: 0.0 for c in classifiers}  # each model's highest score so far
+
+    def score(self, frames: Sequence[FrameSampled], pixels: np.ndarray) -> np.ndarray:
+        """Classifier port: the highest of the models' scores per frame."""
+        scores = [np.asarray(c.score(frames, pixels), dtype=np.float64) for c in self.classifiers]
+        for c, s in zip(self.classifiers, scores):
+            if len(s):
+                self.max_seen[c.name] = max(self.max_seen[c.name], float(s.max()))
+        return np.max(np.stack(scores), axis=0) if len(frames) else np.zeros(0)

@@ -29,7 +29,7 @@ class RingDetector:
     """Links untrusted accounts by evidence and names the components that qualify as rings."""
 
     def __init__(self, min_size: int = 5, min_kinds: int = 2, device_min: int = 3,
-                 block_min: int = 3, block_window_s: float = 3600.0) -> None:
+                 block_min: int = 3, block_window_s: float = 3600.0, track_moves: bool = False) -> None:
         self.min_size = min_size
         self.min_kinds = min_kinds
         self.device_min = device_min
@@ -43,6 +43,10 @@ class RingDetector:
         self._device: dict[str, list[str]] = defaultdict(list)
         self._block: dict[str, deque[tuple[float, str]]] = defaultdict(deque)
         self._n = 0
+        # With track_moves, accounts whose ring changed because two components merged are collected in
+        # `moved` (the coordinator tells their partitions); an engine reads ring_of and needs no list.
+        self.track_moves = track_moves
+        self.moved: set[str] = set()
 
     def _link(self, a: str, b: str, kind: str) -> tuple[str, set[str]]:
         """Join a and b; returns the root and the accounts that just joined the bigger side."""
@@ -51,6 +55,7 @@ class RingDetector:
         kinds = self.kinds.setdefault(root, {})
         added: set[str] = set()
         if absorbed is not None:
+            root_side = set(self.members.get(root, {root})) if self.track_moves else set()
             added = self.members.pop(absorbed, {absorbed})
             self.members.setdefault(root, {root}).update(added)
             for k, v in self.kinds.pop(absorbed, {}).items():
@@ -65,6 +70,12 @@ class RingDetector:
                 keep = old
             if keep:
                 self._ring_of_root[root] = keep
+                if self.track_moves:
+                    ring_root, ring_abs = (ring_a, ring_b) if root == ra else (ring_b, ring_a)
+                    if ring_root != keep:
+                        self.moved |= root_side
+                    if ring_abs != keep:
+                        self.moved |= added
         kinds[kind] = kinds.get(kind, 0) + 1
         return root, added
 
@@ -126,6 +137,15 @@ class RingDetector:
         changed: set[str] = set()
         self._link_all(a, [b], "content", now, changed)
         return changed
+
+    def take_moved(self) -> set[str]:
+        """Accounts whose ring changed by a merge since the last call (with ``track_moves``)."""
+        out, self.moved = self.moved, set()
+        return out
+
+    def component(self, account: str) -> set[str]:
+        """Every account linked to this one (a ring's complete membership)."""
+        return self.members.get(self.uf.find(account), {account}) if account in self.uf.parent else {account}
 
     def ring_of(self, account: str) -> Ring | None:
         """The ring an account belongs to, if any."""

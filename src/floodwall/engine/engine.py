@@ -6,6 +6,7 @@ It sees only events; the simulator's ground truth never reaches it.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import defaultdict, deque
@@ -18,8 +19,11 @@ import numpy as np
 from floodwall.adapters.enforcer import Enforcer
 from floodwall.clock import Clock
 from floodwall.content.bank import BankSet, HashBank
-from floodwall.content.pdq import hash_frames
+from floodwall.content.matching import FrameMatcher
+from floodwall.content.pdq import hash_frames, to_hex_many
+from floodwall.content.robust import RobustMatcher
 from floodwall.coordination.clusters import ContentClusters
+from floodwall.coordination.partition import RemoteView, SketchBuffer
 from floodwall.coordination.rings import RingDetector
 from floodwall.engine.policy import Policy, Rule
 from floodwall.engine.signals import (
@@ -34,16 +38,24 @@ from floodwall.engine.signals import (
 from floodwall.engine.state import Account, Stream
 from floodwall.events import (
     AccountRegistered,
+    AccountSeen,
+    AccountsNoticed,
     ActionOrder,
     ApiCall,
+    BankChanged,
     ChatPosted,
+    ClusterNoticed,
+    Confirmed,
     Event,
     FrameSampled,
+    KeysNoticed,
+    LevelNoticed,
     Login,
     ProfileChanged,
     ReportFiled,
     ReviewDecided,
     ReviewReversed,
+    RingNoticed,
     StreamEnded,
     StreamStarted,
     Verdict,
@@ -120,6 +132,8 @@ class Engine:
         for name, kind in (("confirmed", "block"), ("reviewed", "block"), ("honest", "allow")):
             if name not in names:
                 self.banks.add_bank(HashBank(name, kind=kind))
+        robust = RobustMatcher() if policy.engine.robust else None
+        self.matcher = FrameMatcher(self.banks, robust, min_quality=QUALITY_MIN)
         self.phones = phone_ranges or PhoneRanges()
         self.clusters = ContentClusters() if policy.engine.clusters else None
         self.rings = RingDetector() if policy.engine.rings else None
@@ -127,6 +141,7 @@ class Engine:
         self.streams: dict[str, Stream] = {}
         self.device_accounts: dict[str, set[str]] = defaultdict(set)
         self.net_accounts: dict[str, set[str]] = defaultdict(set)
+        self.net_fresh: dict[str, list[float]] = defaultdict(list)  # registration times of fresh accounts, sorted
         self.block_accounts: dict[str, set[str]] = defaultdict(set)
         self.device_regs = WindowCounter(3600)
         self.block_regs = WindowCounter(3600)
@@ -148,6 +163,7 @@ class Engine:
         self.shadow_subjects: dict[str, set[str]] = defaultdict(set)  # what each shadow rule would have acted on
         self.actions_by_kind: dict[str, int] = defaultdict(int)
         self._vseq = 0
+        self.verdict_prefix = policy.name
         self._sent: set[str] = set()
         # Idempotency by event id: ids seen within DEDUP_WINDOW seconds of event time are skipped, so a
         # client's retry or a redelivered log message changes nothing. Bounded, so memory stays flat.
@@ -167,7 +183,16 @@ class Engine:
             ApiCall: self._on_api,
             ReviewDecided: self._on_review,
             ReviewReversed: self._on_reversed,
+            BankChanged: self._on_bank_changed,
+            ClusterNoticed: self._on_cluster_noticed,
+            RingNoticed: self._on_ring_noticed,
+            KeysNoticed: self._on_keys_noticed,
+            AccountsNoticed: self._on_accounts_noticed,
+            LevelNoticed: self._on_level_noticed,
         }
+        # One partition of many (the NATS service): sketches for the coordinator, and its view back.
+        self.sketch: SketchBuffer | None = None
+        self.remote: RemoteView | None = None
         self.decision_effects: dict[str, dict] = {}  # what each review decision did, so it can be undone
         self._report_rows: list[dict] = []
 
@@ -209,6 +234,8 @@ class Engine:
             self._evaluate_account(self.accounts[aid])
         if self.responder is not None:  # incident response: feed the surge detector, carry out the playbook
             self.responder.after_batch(self, events, self._orders)
+            if self.sketch is not None:  # the coordinator sets the level from every partition's counts
+                self.sketch.counts = self.responder.last_counts
         if self._orders:
             self.enforcer.apply(self._orders)
         if self.store is not None and (self._verdicts or self._orders):
@@ -244,15 +271,27 @@ class Engine:
         acc.nets.add(net)
         acc.device, acc.net = ev.device, net
         self.device_accounts[ev.device].add(acc.id)
-        self.net_accounts[net].add(acc.id)
+        self._join_net(acc, net, registering=True)
         self.block_accounts[acc.block].add(acc.id)
-        if ev.ts > self._now - 3600:  # a live registration, not a backfilled one
+        live = ev.ts > self._now - 3600  # a live registration, not a backfilled one
+        if live:
             self.device_regs.add(ev.device, ev.ts)
             self.block_regs.add(acc.block, ev.ts)
             self.net_regs.add(net, ev.ts)
             if self.rings is not None:
                 self._ring_news(self.rings.on_registration(acc.id, acc.block, ev.ts))
                 self._ring_news(self.rings.on_device(acc.id, ev.device, ev.ts))
+        if self.sketch is not None:
+            self.sketch.seen.append(AccountSeen(acc.id, ev.ts, "registered", ev.device, net, acc.block, ev.ts, live))
+
+    def _join_net(self, acc: Account, net: str, registering: bool = False) -> None:
+        """Record an account on a network; a fresh one also by its registration time (for the fresh share)."""
+        ids = self.net_accounts[net]
+        new = acc.id not in ids
+        ids.add(acc.id)
+        # Fresh now or never: time only moves on, so an account not fresh when it joins never counts.
+        if (new or registering) and acc.created is not None and self._now - acc.created < DAY:
+            bisect.insort(self.net_fresh[net], acc.created)
 
     def _on_login(self, ev: Login) -> None:
         acc = self._account(ev.account)
@@ -267,9 +306,12 @@ class Engine:
         acc.nets.add(net)
         acc.device, acc.net = ev.device, net
         self.device_accounts[ev.device].add(acc.id)
-        self.net_accounts[net].add(acc.id)
-        if self.rings is not None and ev.ts > self._now - 3600 and not self._trusted(acc):
+        self._join_net(acc, net)
+        live, trusted = ev.ts > self._now - 3600, self._trusted(acc)
+        if self.rings is not None and live and not trusted:
             self._ring_news(self.rings.on_device(acc.id, ev.device, ev.ts))
+        if self.sketch is not None:
+            self.sketch.seen.append(AccountSeen(acc.id, ev.ts, "login", ev.device, net, live=live, trusted=trusted))
 
     def _on_profile(self, ev: ProfileChanged) -> None:
         acc = self._account(ev.account)
@@ -314,11 +356,12 @@ class Engine:
         n_net = len(net_ids)
         fresh = 0
         if 0 < n_net <= 2000:  # carrier NAT blocks hold many thousands: their fresh share is noise
-            accs = self.accounts
-            for a in net_ids:
-                c = accs[a].created
-                if c is not None and now - c < DAY:
-                    fresh += 1
+            created = self.net_fresh.get(acc.net)
+            if created:
+                old = bisect.bisect_right(created, now - DAY)  # no longer fresh, and never again
+                if old:
+                    del created[:old]
+                fresh = len(created)
         ring = self.rings.ring_of(acc.id) if self.rings is not None else None
         s = {
             "age_s": age,
@@ -346,8 +389,35 @@ class Engine:
             "ring_confirmed": bool(ring and ring.confirmed),
             "frozen": acc.frozen,
         }
+        if self.remote is not None:
+            self._merge_account(acc, s)
         s["risk"] = risk_score(s)
         return s
+
+    def _merge_account(self, acc: Account, s: dict[str, object]) -> None:
+        """Add what the coordinator sees across partitions: a count is the larger view, a flag either."""
+        now, remote = self._now, self.remote
+        ring = remote.ring_of.get(acc.id)  # type: ignore[union-attr]
+        if ring is not None:
+            s["in_ring"] = True
+            s["ring_size"] = max(s["ring_size"], ring.size)  # type: ignore[call-overload]
+            s["ring_confirmed"] = bool(s["ring_confirmed"]) or ring.confirmed
+        keys = remote.keys  # type: ignore[union-attr]
+        dev = keys.get(("device", acc.device))
+        if dev is not None:
+            s["device_accounts"] = max(s["device_accounts"], dev.accounts)  # type: ignore[call-overload]
+            s["device_regs_1h"] = max(s["device_regs_1h"], dev.regs_within(now, 3600))  # type: ignore[call-overload]
+        blk = keys.get(("block", acc.block))
+        if blk is not None:
+            s["phone_block_accounts"] = max(s["phone_block_accounts"], blk.accounts)  # type: ignore[call-overload]
+            s["phone_block_regs_1h"] = max(s["phone_block_regs_1h"], blk.regs_within(now, 3600))  # type: ignore[call-overload]
+        net = keys.get(("net", acc.net))
+        if net is not None:
+            if net.accounts > s["net_accounts"]:  # type: ignore[operator]
+                s["net_accounts"] = net.accounts
+                s["net_fresh_share"] = net.fresh / net.accounts if net.accounts <= 2000 else 0.0
+            s["net_regs_10m"] = max(s["net_regs_10m"], net.regs_within(now, 600))  # type: ignore[call-overload]
+            s["net_golives_10m"] = max(s["net_golives_10m"], net.golives_within(now, 600))  # type: ignore[call-overload]
 
     # ---- streams --------------------------------------------------------------------------
 
@@ -359,8 +429,10 @@ class Engine:
         acc.device, acc.net = ev.device, net
         acc.devices.add(ev.device)
         self.device_accounts[ev.device].add(acc.id)
-        self.net_accounts[net].add(acc.id)
+        self._join_net(acc, net)
         self.net_golives.add(net, ev.ts)
+        if self.sketch is not None:
+            self.sketch.seen.append(AccountSeen(acc.id, ev.ts, "golive", ev.device, net, live=True))
         st = Stream(id=ev.stream, account=acc.id, started=ev.ts, title=ev.title,
                     sample_every=self.settings.sample_every)
         if self.chat is not None and ev.title:
@@ -381,6 +453,9 @@ class Engine:
         if st.case is None:
             st.last_frame = None  # no reviewer will ask for it
         self._dirty.discard(st.id)
+        if self.sketch is not None:
+            self.sketch.closed.append(st.id)
+            self.remote.stream_ended(st.id)  # type: ignore[union-attr]
 
     def _on_viewers(self, ev: ViewerCount) -> None:
         st = self.streams.get(ev.stream)
@@ -442,19 +517,26 @@ class Engine:
             self._dirty.add(st.id)
         return weight
 
+    def _created(self, account: str) -> float | None:
+        """When an account registered, as this engine saw it or as the coordinator told it (None: unknown)."""
+        acc = self.accounts.get(account)
+        if acc is not None and acc.created is not None:
+            return acc.created
+        return self.remote.created.get(account) if self.remote is not None else None
+
     def _fresh(self, account: str) -> bool:
         """Registered less than a week ago (in what the engine saw)."""
-        acc = self.accounts.get(account)
-        return acc is not None and acc.created is not None and self._now - acc.created < 7 * DAY
+        created = self._created(account)
+        return created is not None and self._now - created < 7 * DAY
 
     def _reporter_weight(self, reporter: str) -> float:
         rep = self.reputation.get(reporter)
         if rep is not None:
             return rep
-        acc = self.accounts.get(reporter)
-        if acc is None or acc.created is None:
+        created = self._created(reporter)
+        if created is None:
             return 1.0
-        age = self._now - acc.created
+        age = self._now - created
         # Fresh accounts reporting is what a report-flooding ring looks like: they count for little.
         return 1.0 if age >= 7 * DAY else (0.2 if age >= DAY else 0.02)
 
@@ -505,6 +587,12 @@ class Engine:
                 s["cluster_risky_share"] = risky / len(accounts)
                 s["cluster_trusted_share"] = trusted / len(accounts)
                 s["cluster_confirmed"] = root in self.confirmed_clusters
+        view = self.remote.cluster_of.get(st.id) if self.remote is not None else None
+        if view is not None:  # the cluster across every partition, as the coordinator last saw it
+            if view.rooms >= s["cluster_rooms"]:  # type: ignore[operator]
+                s["cluster_rooms"], s["cluster_accounts"] = view.rooms, max(view.accounts, s["cluster_accounts"])  # type: ignore[call-overload]
+                s["cluster_risky_share"], s["cluster_trusted_share"] = view.risky_share, view.trusted_share
+            s["cluster_confirmed"] = bool(s["cluster_confirmed"]) or view.confirmed
         return s
 
     # ---- content --------------------------------------------------------------------------
@@ -536,18 +624,15 @@ class Engine:
                 group = [group[i] for i in idx]
                 pixels, hashes, quality, mirrored = pixels[idx], hashes[idx], quality[idx], mirrored[idx]
             scores = self.classifier.score(group, pixels) if self.classifier is not None else None
-            self._content(group, hashes, mirrored, quality, scores)
+            self._content(group, pixels, hashes, mirrored, quality, scores)
 
-    def _content(self, group, hashes, mirrored, quality, scores) -> None:
-        n = len(group)
+    def _content(self, group, pixels, hashes, mirrored, quality, scores) -> None:
         good = quality >= QUALITY_MIN
-        m = self.banks.match(np.concatenate([hashes, mirrored]))
-        # A frame matches if it or its mirror image does; lists, not numpy scalars, in the loop.
-        allowed = (m.allowed[:n] | m.allowed[n:]).tolist()
-        hit = (m.matched[:n] | m.matched[n:]) & ~(m.allowed[:n] | m.allowed[n:])
-        hit_idx = set(np.flatnonzero(hit & good).tolist())
-        dist = np.where(m.matched[:n] & ((m.distance[:n] <= m.distance[n:]) | ~m.matched[n:]), m.distance[:n], m.distance[n:])
-        side = np.where(m.matched[:n] & ((m.distance[:n] <= m.distance[n:]) | ~m.matched[n:]), 0, n)
+        # A frame matches if one of its views does (itself and its mirror image; robust: trimmed boxes too).
+        m = self.matcher.match_frames(pixels, hashes, mirrored, quality)
+        allowed = m.allowed.tolist()  # lists, not numpy scalars, in the loop
+        hit_idx = set(np.flatnonzero(m.matched).tolist())
+        dist = m.distance
         good_l = good.tolist()
         score_l = scores.tolist() if scores is not None else None
         streams = self.streams
@@ -566,7 +651,7 @@ class Engine:
                 if i in hit_idx:
                     d = int(dist[i])
                     if not st.bank_match or d < st.bank_distance:
-                        st.bank_match, st.bank, st.bank_distance = True, m.bank_name(i + int(side[i])), d
+                        st.bank_match, st.bank, st.bank_distance = True, m.bank[i], d
                     notable = True
             if notable:
                 self._dirty.add(st.id)
@@ -585,6 +670,23 @@ class Engine:
                     self.confirmed_clusters.add(root)
                 if self.rings is not None:
                     self._link_cluster_accounts(live_rooms)
+        if self.sketch is not None and good.any():
+            self._sketch_frames(group, hashes, mirrored, good)
+
+    def _sketch_frames(self, group: list[FrameSampled], hashes: np.ndarray, mirrored: np.ndarray,
+                       good: np.ndarray) -> None:
+        """Tell the coordinator each room's good frame hashes, with its owner's standing now."""
+        rows: dict[str, list[int]] = defaultdict(list)
+        for i in np.flatnonzero(good).tolist():
+            rows[group[i].stream].append(i)
+        standing: dict[str, dict] = {}
+        for sid, idx in rows.items():
+            st = self.streams[sid]
+            sig = standing.get(st.account)
+            if sig is None:
+                sig = standing[st.account] = self.account_signals(self.accounts[st.account])
+            self.sketch.add_frames(sid, st.account, self._now, hashes[idx], mirrored[idx],  # type: ignore[union-attr]
+                                   float(sig["risk"]), bool(sig["trusted"]))  # type: ignore[arg-type]
 
     def _link_cluster_accounts(self, rooms: list[str]) -> None:
         untrusted = [self.streams[r].account for r in rooms]
@@ -634,8 +736,7 @@ class Engine:
         for r in shadow:
             self.shadow_hits[r.name] += 1
             self.shadow_subjects[r.name].add(key)
-        self._vseq += 1
-        vid = f"{self.policy.name}-v{self._vseq}"
+        vid = self._next_vid()
         main = fired[0].action if fired else "allow"
         evidence = self._evidence(fired or shadow, ctx)
         sample_every = min((r.sample_every for r in fired if r.action == "sample" and r.sample_every), default=None)
@@ -657,6 +758,11 @@ class Engine:
                 if name.startswith("classifier"):  # a score is evidence only with the model that gave it
                     ev["stream.classifier_model"] = ctx["stream"].get("classifier_model")
         return ev
+
+    def _next_vid(self) -> str:
+        """A new verdict id, unique within this engine (and across partitions: the prefix names one)."""
+        self._vseq += 1
+        return f"{self.verdict_prefix}-v{self._vseq}"
 
     def _order(self, action: str, subject: str, target: str, v: Verdict, reason: str,
                sample_every: float | None = None, once: bool = True, suffix: str = "") -> None:
@@ -697,6 +803,8 @@ class Engine:
         if st.taken_down or not st.live:
             return
         st.taken_down = st.enforced = True
+        if self.sketch is not None:
+            self.sketch.closed.append(st.id)
         acc = self.accounts[st.account]
         acc.takedowns += 1
         # After an undo, a new takedown of the same room is a new order (idempotency keys stay unique).
@@ -706,10 +814,20 @@ class Engine:
 
     def _confirm_content(self, st: Stream, bank: str, source: str) -> None:
         """Bank a stream's frames and mark its cluster and ring: one decision acts everywhere."""
+        banked = np.zeros((0, 4), dtype=np.uint64)
         if self.settings.confirm_banks and self.settings.content:
-            h = st.recent_hashes()
-            if len(h):
-                self.banks[bank].add(h, source=source, added_at=self._now)
+            banked = st.recent_hashes()
+            if len(banked):
+                self.banks[bank].add(banked, source=source, added_at=self._now)
+            f = st.last_frame
+            if self.matcher.robust is not None and f is not None:
+                # Derived views (crops, rotations) of the latest frame, under the same source so an undo withdraws them.
+                px = np.frombuffer(f.pixels, dtype=np.uint8).reshape(f.height, f.width, 3)
+                derived, notes = self.matcher.bank_views(px)
+                self.banks[bank].add(derived, source=source, added_at=self._now, note=notes)
+                banked = np.concatenate([banked, np.asarray(derived, dtype=np.uint64).reshape(-1, 4)])
+        if self.sketch is not None:  # other partitions: the same bank entries (derived views too), cluster and ring
+            self.sketch.confirmed.append(Confirmed(st.id, st.account, bank, source, to_hex_many(banked)))
         if self.clusters is not None:
             root = self.clusters.root(st.id)
             self.confirmed_clusters.add(root)
@@ -759,8 +877,7 @@ class Engine:
         if item.kind == "cluster" and self.clusters is not None:
             rooms |= self.clusters.rooms(item.key)
         self.review.close(item.id, self._now, ev.violating, ev.reviewer, ev.note, sorted(rooms))
-        self._vseq += 1
-        v = Verdict(id=f"{self.policy.name}-v{self._vseq}", ts=self._now, subject="stream", key=item.key,
+        v = Verdict(id=self._next_vid(), ts=self._now, subject="stream", key=item.key,
                     action="takedown" if ev.violating else "allow", rules=[f"review:{ev.reviewer}"],
                     evidence={"item": item.id, "note": ev.note, "rooms": len(rooms)}, policy=self.policy.name)
         self._verdicts.append(v)
@@ -791,7 +908,11 @@ class Engine:
             for sid in rooms:
                 st = self.streams.get(sid)
                 if st is not None and len(st.hashes):
-                    self.banks["honest"].add(st.recent_hashes()[-1:], source=v.id, added_at=self._now)
+                    allow = st.recent_hashes()[-1:]
+                    self.banks["honest"].add(allow, source=v.id, added_at=self._now)
+                    if self.sketch is not None:
+                        self.sketch.confirmed.append(Confirmed(sid, st.account, "honest", v.id, to_hex_many(allow),
+                                                               violating=False))
                     break
         for reporter in self._reporters_of(rooms):
             old = self.reputation.get(reporter, 1.0)
@@ -806,14 +927,15 @@ class Engine:
         if item is None or done is None or item.status != "decided":
             return
         self.review.reopen(item.id, self._now, ev.reviewer)
-        self._vseq += 1
-        v = Verdict(id=f"{self.policy.name}-v{self._vseq}", ts=self._now, subject="stream", key=item.key,
+        v = Verdict(id=self._next_vid(), ts=self._now, subject="stream", key=item.key,
                     action="restore", rules=[f"undo:{ev.reviewer}"],
                     evidence={"item": item.id, "note": ev.note, "undoes": done["verdict"],
                               "rooms": len(done["taken_down"])}, policy=self.policy.name)
         self._verdicts.append(v)
         for bank in ("reviewed", "honest"):
             self.banks[bank].remove_source(done["verdict"])
+        if self.sketch is not None:
+            self.sketch.withdrawn.append(done["verdict"])
         for root in done["clusters"]:
             self.confirmed_clusters.discard(root)
         if self.rings is not None:
@@ -851,6 +973,54 @@ class Engine:
                 out |= st.reporters
         return out
 
+    # ---- coordination (one partition of the NATS service) ---------------------------------
+
+    def partitioned(self) -> None:
+        """Run as one partition of many: sketch each batch for the coordinator, merge what it notices."""
+        self.sketch = SketchBuffer()
+        self.remote = RemoteView()
+
+    def _on_bank_changed(self, ev: BankChanged) -> None:
+        names = {b.name for b in self.banks.banks}
+        if ev.op == "create":
+            if ev.bank not in names:
+                self.banks.add_bank(HashBank(ev.bank, kind=ev.kind))
+            return
+        if ev.bank not in names:  # an edit of a bank this engine never heard of: make it, as the edit says
+            self.banks.add_bank(HashBank(ev.bank, kind=ev.kind))
+        bank = self.banks[ev.bank]
+        if ev.op == "add":
+            bank.add(ev.hashes, source=ev.source, added_at=ev.ts, note=ev.note)
+        elif ev.op == "remove":
+            for h in ev.hashes:
+                bank.remove(h)
+        else:
+            bank.remove_source(ev.source)
+
+    def _on_cluster_noticed(self, ev: ClusterNoticed) -> None:
+        for sid in self.remote.on_cluster(ev):  # type: ignore[union-attr]
+            st = self.streams.get(sid)
+            if st is not None and st.live:
+                self._dirty.add(sid)
+
+    def _on_ring_noticed(self, ev: RingNoticed) -> None:
+        for aid in sorted(self.remote.on_ring(ev)):  # type: ignore[union-attr]
+            acc = self.accounts.get(aid)
+            if acc is not None:
+                self._mark_account(acc)
+
+    def _on_keys_noticed(self, ev: KeysNoticed) -> None:
+        self.remote.on_keys(ev)  # type: ignore[union-attr]  # read at the next evaluation, as local counts are
+
+    def _on_accounts_noticed(self, ev: AccountsNoticed) -> None:
+        self.remote.on_created(ev.created, self._now)  # type: ignore[union-attr]
+
+    def _on_level_noticed(self, ev: LevelNoticed) -> None:
+        if self.responder is not None:
+            self.responder.follow(self, ev.level, ev.why, ev.evidence, ev.ts)
+        else:
+            self.incident_level = ev.level
+
     # ---- summaries ------------------------------------------------------------------------
 
     def reevaluate_account(self, acc: Account) -> None:
@@ -859,8 +1029,7 @@ class Engine:
 
     def response_order(self, action: str, subject: str, target: str, reason: str, evidence: dict) -> None:
         """An order from incident response (playbook effect, mass action) within a batch, with its verdict."""
-        self._vseq += 1
-        v = Verdict(id=f"{self.policy.name}-v{self._vseq}", ts=self._now, subject=subject, key=target,  # type: ignore[arg-type]
+        v = Verdict(id=self._next_vid(), ts=self._now, subject=subject, key=target,  # type: ignore[arg-type]
                     action=action, rules=[f"response: {reason}"], evidence=evidence, policy=self.policy.name)  # type: ignore[arg-type]
         self._verdicts.append(v)
         st = self.streams.get(target) if subject == "stream" else None
@@ -871,6 +1040,8 @@ class Engine:
         elif st is not None and action == "takedown" and st.live and not st.taken_down:
             # A hold, not a judgement of the account: its takedown count is left alone.
             st.taken_down = st.enforced = True
+            if self.sketch is not None:
+                self.sketch.closed.append(st.id)
             self._order("takedown", "stream", st.id, v, reason)
         elif st is not None and action == "restore" and st.limited and not st.taken_down:
             st.limited = False  # probation lifted
@@ -906,8 +1077,7 @@ class Engine:
 
     def pause_all(self, reason: str) -> None:
         """Baseline response: the platform switches off all live streaming (an order, audited)."""
-        self._vseq += 1
-        v = Verdict(id=f"{self.policy.name}-v{self._vseq}", ts=self.clock.now(), subject="stream", key="*",
+        v = Verdict(id=self._next_vid(), ts=self.clock.now(), subject="stream", key="*",
                     action="takedown", rules=[reason], policy=self.policy.name)
         order = ActionOrder(key=f"pause_all:{self.clock.now()}", ts=self.clock.now(), action="takedown",
                             subject="stream", target="*", verdict=v.id, reason=reason)

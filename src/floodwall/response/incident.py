@@ -43,14 +43,20 @@ KEEP_LIMITED = ("limit", "takedown", "freeze")  # a rule asking for one of these
 class IncidentResponse:
     """Surge detector, level tracker and playbook effects for one engine."""
 
-    def __init__(self, playbook: Playbook, start: float, outbox: Outbox | None = None,
-                 audit: AuditLog | None = None) -> None:
+    def __init__(self, playbook: Playbook, start: float | None, outbox: Outbox | None = None,
+                 audit: AuditLog | None = None, follower: bool = False) -> None:
+        """``start`` None: the baseline starts with the first batch (a worker on event time)."""
         self.playbook = playbook
+        # A follower (one partition of the NATS service) counts and plays, but the level is the
+        # coordinator's, judged on every partition's counts (LevelNoticed events).
+        self.follower = follower
+        self.last_counts: dict[str, float] = {}
         self.outbox = outbox  # notify orders become owner messages here (None: orders only)
         self.audit = audit  # operators' level settings are recorded here (None: in the timeline only)
         self._unapplied: list[LevelChange] = []  # operator changes whose effects wait for the next batch
-        self.detector = SurgeDetector(playbook.surge, start)
-        self.tracker = LevelTracker(playbook.hold_s, start)
+        self.started = start is not None
+        self.detector = SurgeDetector(playbook.surge, start or 0.0)
+        self.tracker = LevelTracker(playbook.hold_s, start or 0.0)
         self.probation: dict[str, int] = {}  # stream -> clean frames so far
         self.probation_started = 0
         self.probation_lifted = 0
@@ -62,11 +68,13 @@ class IncidentResponse:
         self._last_eval = -1
 
     @classmethod
-    def for_policy(cls, policy_name: str, start: float, outbox: Outbox | None = None,
-                   playbook: str | None = None, audit: AuditLog | None = None) -> IncidentResponse:
+    def for_policy(cls, policy_name: str, start: float | None, outbox: Outbox | None = None,
+                   playbook: str | None = None, audit: AuditLog | None = None,
+                   follower: bool = False) -> IncidentResponse:
         """The response for a policy: its own playbook, or the default detector with no effects."""
         pb = load_playbook(playbook) if playbook else playbook_for(policy_name)
-        return cls(pb if pb is not None else without_effects(load_playbook("floodwall")), start, outbox, audit)
+        return cls(pb if pb is not None else without_effects(load_playbook("floodwall")), start, outbox, audit,
+                   follower)
 
     def enqueue_notices(self, engine: Engine, orders: Sequence[ActionOrder]) -> None:
         """Put a message for each notify order in the outbox (the owner's number on record)."""
@@ -87,12 +95,14 @@ class IncidentResponse:
     def after_batch(self, engine: Engine, events: Sequence[Event], orders: Sequence[ActionOrder]) -> None:
         """Count the batch, re-judge the level once per second, then apply the level's play."""
         now = engine._now
-        counts = self._count(engine, events, orders, now)
-        self.detector.add(now, counts, learning=self.tracker.level == 0)
+        self._begin(now)
+        counts = self.last_counts = self._count(engine, events, orders, now)
+        if not self.follower:
+            self.detector.add(now, counts, learning=self.tracker.level == 0)
         for change in self._unapplied:
             self._changed(engine, change)
         self._unapplied = []
-        if int(now) != self._last_eval:
+        if int(now) != self._last_eval and not self.follower:
             self._last_eval = int(now)
             target, why, evidence = self.detector.target(now)
             change = self.tracker.observe(now, target, why, evidence)
@@ -111,6 +121,13 @@ class IncidentResponse:
                 self._probation_frame(engine, ev, play)
         self.enqueue_notices(engine, orders)
 
+    def _begin(self, now: float) -> None:
+        """Start the baseline now, if it was left to the first batch."""
+        if not self.started:
+            self.started = True
+            self.detector = SurgeDetector(self.playbook.surge, now)
+            self.tracker = LevelTracker(self.playbook.hold_s, now)
+
     def set_level(self, engine: Engine, level: int, operator: str, reason: str) -> LevelChange:
         """An operator pins the level by hand (recorded with who and why)."""
         ch = self.tracker.set_by_operator(engine.clock.now(), level, operator, reason)
@@ -119,6 +136,14 @@ class IncidentResponse:
         if self.audit is not None:
             self.audit.append(ch.t, operator, "level_set", "incident", {"level": LEVELS[level], "reason": reason})
         return ch
+
+    def follow(self, engine: Engine, level: int, why: str, evidence: dict, t: float) -> None:
+        """The coordinator's level (a follower's only source); effects go out after the batch's rules."""
+        self._begin(t)
+        ch = self.tracker.follow(t, level, why, evidence)
+        if ch is not None:
+            engine.incident_level = ch.level
+            self._unapplied.append(ch)
 
     def release(self, engine: Engine, operator: str) -> None:
         """An operator hands the level back to the detector."""

@@ -28,7 +28,7 @@ class LevelChange:
     previous: int
     why: str
     evidence: dict = field(default_factory=dict)
-    source: str = "auto"  # "auto" (the surge detector) or "operator"
+    source: str = "auto"  # "auto" (the surge detector), "operator", or "coordinator" (set for every partition)
     operator: str = ""
 
     def as_dict(self) -> dict:
@@ -73,6 +73,13 @@ class LevelTracker:
         ch = self._change(t, level, f"set by {operator}: {reason}", {}, "operator", operator)
         self.pinned = ch
         return ch
+
+    def follow(self, t: float, level: int, why: str, evidence: dict) -> LevelChange | None:
+        """Take the level another tracker set (the coordinator's); an operator's pin still wins."""
+        if self.pinned is not None or level == self.level:
+            return None
+        self._held_since = t
+        return self._change(t, level, why, evidence, "coordinator")
 
     def release(self, t: float, operator: str) -> None:
         """Hand the level back to the detector (it then holds and falls as usual)."""

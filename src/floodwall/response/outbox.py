@@ -67,6 +67,18 @@ class Notifier(Protocol):
     def send(self, msg: Notification) -> None: ...
 
 
+def message_rows(run: str, orders: Iterable[ActionOrder], recipient_of: Callable[[str], str]) -> list[dict]:
+    """Outbox rows (pending) for the notify orders among ``orders``."""
+    return [
+        {
+            "key": f"{run}|{o.key}", "run": run, "account": o.target, "recipient": recipient_of(o.target),
+            "subject": SUBJECT, "body": BODY.format(account=o.target), "created_at": o.ts, "status": "pending",
+            "attempts": 0, "next_attempt_at": o.ts, "sent_at": None, "last_error": "",
+        }
+        for o in orders if o.action == "notify" and o.subject == "account"
+    ]
+
+
 class Outbox:
     """The outbox table of one run in a store."""
 
@@ -77,14 +89,7 @@ class Outbox:
 
     def enqueue(self, orders: Iterable[ActionOrder], recipient_of: Callable[[str], str]) -> int:
         """Add a message for each notify order (a key already there is left alone); how many were new."""
-        rows = [
-            {
-                "key": f"{self.run}|{o.key}", "run": self.run, "account": o.target, "recipient": recipient_of(o.target),
-                "subject": SUBJECT, "body": BODY.format(account=o.target), "created_at": o.ts, "status": "pending",
-                "attempts": 0, "next_attempt_at": o.ts, "sent_at": None, "last_error": "",
-            }
-            for o in orders if o.action == "notify" and o.subject == "account"
-        ]
+        rows = message_rows(self.run, orders, recipient_of)
         if not rows:
             return 0
         with self.db.begin() as conn:

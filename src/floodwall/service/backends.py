@@ -13,14 +13,27 @@ import sqlalchemy as sa
 
 from floodwall.adapters import store as store_tables
 from floodwall.adapters.nats_log import JetStreamLog, parse_case_id
-from floodwall.adapters.store import SqlStore
-from floodwall.events import DeadLetter, Event, ReviewDecided, StreamStarted
+from floodwall.adapters.store import SqlStore, _insert_ignore
+from floodwall.content.bank import HashBank
+from floodwall.events import (
+    BankChanged,
+    DeadLetter,
+    Event,
+    ReviewDecided,
+    StreamStarted,
+)
 from floodwall.service.auth import ApiError
 from floodwall.service.hub import Hub
 from floodwall.service.metrics import Metrics
 from floodwall.service.runtime import EmbeddedLoop
-from floodwall.service.worker import cases as cases_table
-from floodwall.service.worker import create_tables, log_batches
+from floodwall.service.tables import (
+    BUILT_IN_BANKS,
+    bank_entries,
+    banks,
+    create_tables,
+    log_batches,
+)
+from floodwall.service.tables import cases as cases_table
 
 
 def gate_answer(ev: StreamStarted, verdict: dict | None, orders: list[dict], duplicate: bool = False) -> dict:
@@ -91,6 +104,28 @@ class Backend:
             rows = conn.execute(sa.select(t).where(t.c.run == self.store.run).order_by(t.c.id.desc()).limit(limit))
             return [{"id": r.id, "index": r.line, "field": r.field, "reason": r.reason, "raw": r.raw[:2000]}
                     for r in rows]
+
+    # Hash banks: the embedded engine holds them; with NATS every worker does, fed through the log.
+
+    async def bank_list(self) -> list[dict]:
+        """Every bank: name, kind, live entries."""
+        raise NotImplementedError
+
+    async def bank_create(self, name: str, kind: str) -> None:
+        """Create an empty bank (409 if the name is taken)."""
+        raise NotImplementedError
+
+    async def bank_add(self, name: str, hexes: list[str], source: str, note: str = "") -> int:
+        """Add PDQ hex hashes to a bank (404 if none); how many were new."""
+        raise NotImplementedError
+
+    async def bank_remove(self, name: str, hex_hash: str) -> bool:
+        """Remove one hash (404 if no bank); False if the bank does not hold it."""
+        raise NotImplementedError
+
+    async def bank_export(self, name: str) -> str:
+        """The bank's live hashes, PDQ hex one a line (404 if no bank)."""
+        raise NotImplementedError
 
     def decisions(self, key: str) -> dict:
         """Every verdict about a stream or account, and the actions sent for it."""
@@ -184,10 +219,39 @@ class EmbeddedBackend(Backend):
         return {"level": int(e.incident_level), "mode": self.mode, "review_depth": e.review.depth,
                 "events": e.events, "verdicts": e.verdicts, "actions": dict(e.actions_by_kind)}
 
-    @property
-    def banks(self):
-        """The engine's bank set (edit under hub.lock)."""
-        return self.hub.engine.banks
+    def _bank(self, name: str) -> HashBank:
+        try:
+            return self.hub.engine.banks[name]
+        except KeyError:
+            raise ApiError(404, "not_found", f"no bank {name!r}") from None
+
+    async def bank_list(self) -> list[dict]:
+        """Every bank of the engine: name, kind, live entries."""
+        with self.hub.lock:
+            return [{"name": b.name, "kind": b.kind, "size": len(b)} for b in self.hub.engine.banks.banks]
+
+    async def bank_create(self, name: str, kind: str) -> None:
+        """Create an empty bank in the engine."""
+        with self.hub.lock:
+            try:
+                self.hub.engine.banks.add_bank(HashBank(name, kind=kind))  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise ApiError(409, "exists", str(exc)) from None
+
+    async def bank_add(self, name: str, hexes: list[str], source: str, note: str = "") -> int:
+        """Add to the engine's bank; the next frames are matched against it."""
+        with self.hub.lock:
+            return self._bank(name).add(hexes, source=source, note=note)
+
+    async def bank_remove(self, name: str, hex_hash: str) -> bool:
+        """Remove from the engine's bank."""
+        with self.hub.lock:
+            return self._bank(name).remove(hex_hash)
+
+    async def bank_export(self, name: str) -> str:
+        """The engine's bank as PDQ hex."""
+        with self.hub.lock:
+            return self._bank(name).export_text()
 
 
 class NatsBackend(Backend):
@@ -208,8 +272,14 @@ class NatsBackend(Backend):
         metrics.queue_depth.labels("publishing").set_function(lambda: self._publishing)
 
     async def start(self) -> None:
-        """Connect, make the stream, listen for gate replies."""
+        """Connect, make the stream, listen for gate replies; the engines' built-in banks are listed."""
         await self.log.connect()
+
+        def built_in() -> None:
+            with self.store.engine.begin() as conn:
+                conn.execute(_insert_ignore(self.store.engine, banks), [
+                    {"run": self.run, "name": n, "kind": k, "created": 0.0} for n, k in BUILT_IN_BANKS])
+        await anyio.to_thread.run_sync(built_in)
 
         async def on_reply(msg) -> None:
             body = msgspec.json.decode(msg.data)
@@ -293,8 +363,99 @@ class NatsBackend(Backend):
         return {"level": max((p["level"] for p in parts.values()), default=0), "mode": self.mode,
                 "partitions": parts}
 
-    @property
-    def banks(self):
-        """Bank edits in NATS mode would have to reach every worker through the log: not built."""
-        raise ApiError(501, "not_implemented", "hash banks are edited on the embedded service only; with "
-                       "--log nats the workers' banks are not yet shared through the log")
+    # Banks: an edit goes to every partition's log (a BankChanged event each worker applies in log
+    # order), then into the banks tables, which the reads use. The coordinator adds what the engines
+    # confirm (the built-in banks) to the same tables.
+
+    def _bank_kind(self, name: str) -> str:
+        with self.store.engine.connect() as conn:
+            kind = conn.execute(sa.select(banks.c.kind).where(banks.c.run == self.run, banks.c.name == name)).scalar()
+        if kind is None:
+            raise ApiError(404, "not_found", f"no bank {name!r}")
+        return kind
+
+    async def _broadcast(self, ev: BankChanged) -> None:
+        await self.log.broadcast([ev])
+
+    async def bank_list(self) -> list[dict]:
+        """Every bank, as the banks tables hold them."""
+        def read() -> list[dict]:
+            e = bank_entries
+            with self.store.engine.connect() as conn:
+                sizes = dict(conn.execute(sa.select(e.c.bank, sa.func.count()).where(
+                    e.c.run == self.run, e.c.removed.is_(False)).group_by(e.c.bank)).all())
+                rows = conn.execute(sa.select(banks).where(banks.c.run == self.run).order_by(banks.c.created)).all()
+            return [{"name": r.name, "kind": r.kind, "size": sizes.get(r.name, 0)} for r in rows]
+        return await anyio.to_thread.run_sync(read)
+
+    async def bank_create(self, name: str, kind: str) -> None:
+        """Create the bank in every partition."""
+        def insert() -> None:
+            try:
+                with self.store.engine.begin() as conn:
+                    conn.execute(banks.insert().values(run=self.run, name=name, kind=kind, created=time.time()))
+            except sa.exc.IntegrityError:
+                raise ApiError(409, "exists", f"a bank named {name!r} already exists") from None
+        await anyio.to_thread.run_sync(insert)
+        await self._broadcast(BankChanged(id=f"bk-{uuid.uuid4().hex}", ts=time.time(), bank=name, op="create",
+                                          kind=kind))  # type: ignore[arg-type]
+
+    async def bank_add(self, name: str, hexes: list[str], source: str, note: str = "") -> int:
+        """Send the new hashes to every partition, then record them."""
+        kind = await anyio.to_thread.run_sync(self._bank_kind, name)
+        e = bank_entries
+
+        def live() -> set[str]:
+            with self.store.engine.connect() as conn:
+                return set(conn.execute(sa.select(e.c.hash).where(e.c.run == self.run, e.c.bank == name,
+                                                                  e.c.removed.is_(False), e.c.hash.in_(hexes))).scalars())
+        held = await anyio.to_thread.run_sync(live)
+        new = list(dict.fromkeys(h for h in hexes if h not in held))
+        if not new:
+            return 0
+        await self._broadcast(BankChanged(id=f"bk-{uuid.uuid4().hex}", ts=time.time(), bank=name, op="add",
+                                          kind=kind, hashes=new, source=source, note=note))  # type: ignore[arg-type]
+
+        def record() -> None:
+            now = time.time()
+            with self.store.engine.begin() as conn:
+                conn.execute(e.update().where(e.c.run == self.run, e.c.bank == name, e.c.hash.in_(new))
+                             .values(removed=False, source=source, note=note, added_at=now))
+                conn.execute(_insert_ignore(self.store.engine, e), [
+                    {"run": self.run, "bank": name, "hash": h, "source": source, "note": note, "added_at": now,
+                     "removed": False} for h in new])
+        await anyio.to_thread.run_sync(record)
+        return len(new)
+
+    async def bank_remove(self, name: str, hex_hash: str) -> bool:
+        """Send the removal to every partition, then record it."""
+        kind = await anyio.to_thread.run_sync(self._bank_kind, name)
+        e = bank_entries
+        hex_hash = hex_hash.lower()
+        where = sa.and_(e.c.run == self.run, e.c.bank == name, e.c.hash == hex_hash, e.c.removed.is_(False))
+
+        def held() -> bool:
+            with self.store.engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.count()).select_from(e).where(where)).scalar() > 0
+        if not await anyio.to_thread.run_sync(held):
+            return False
+        await self._broadcast(BankChanged(id=f"bk-{uuid.uuid4().hex}", ts=time.time(), bank=name, op="remove",
+                                          kind=kind, hashes=[hex_hash]))  # type: ignore[arg-type]
+
+        def record() -> None:
+            with self.store.engine.begin() as conn:
+                conn.execute(e.update().where(where).values(removed=True))
+        await anyio.to_thread.run_sync(record)
+        return True
+
+    async def bank_export(self, name: str) -> str:
+        """The bank's live hashes as the tables hold them (operators' edits and confirmed content)."""
+        await anyio.to_thread.run_sync(self._bank_kind, name)
+        e = bank_entries
+
+        def read() -> str:
+            with self.store.engine.connect() as conn:
+                rows = conn.execute(sa.select(e.c.hash).where(e.c.run == self.run, e.c.bank == name,
+                                                             e.c.removed.is_(False)).order_by(e.c.added_at, e.c.hash))
+                return "".join(h + "\n" for h in rows.scalars())
+        return await anyio.to_thread.run_sync(read)

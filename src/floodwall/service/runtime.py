@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from floodwall.adapters.store import SqlStore
 from floodwall.clock import Clock, WallClock
@@ -103,9 +104,11 @@ def open_store(url: str, run: str, attempts: int = 5) -> SqlStore:
     for i in range(attempts):
         try:
             store = SqlStore(url, run=run)
-            from floodwall.service.worker import create_tables
+            from floodwall.response.outbox import metadata as outbox_metadata
+            from floodwall.service.tables import create_tables
 
             create_tables(store.engine)
+            outbox_metadata.create_all(store.engine)  # workers write owner messages in their batch's commit
             return store
         except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
             if i == attempts - 1:
@@ -114,15 +117,20 @@ def open_store(url: str, run: str, attempts: int = 5) -> SqlStore:
     raise AssertionError("unreachable")
 
 
-def build_engine(policy_name: str, *, clock: Clock, store, enforcer, chat: bool = True, responder=None) -> Engine:
-    """An Engine for the service: the named policy, its chat classifier when the policy uses one."""
+def build_engine(policy_name: str, *, clock: Clock, store, enforcer, chat: bool = True, responder=None,
+                 image_model: str = "none") -> Engine:
+    """An Engine for the service: the named policy, its chat classifier, and the image model it names."""
+    from floodwall.content.classifier import image_model as load_image_model
+
     policy = load_policy(policy_name)
-    classifier = None
+    text = None
     if chat and policy.engine.chat:
         from floodwall.content.chat import default_classifier
 
-        classifier = default_classifier()
-    return Engine(policy, clock=clock, enforcer=enforcer, store=store, chat=classifier, responder=responder)
+        text = default_classifier()
+    images = load_image_model(image_model) if policy.engine.classifier else None
+    return Engine(policy, clock=clock, enforcer=enforcer, store=store, chat=text, classifier=images,
+                  responder=responder)
 
 
 def notifier_for(url: str):
@@ -252,6 +260,16 @@ class EmbeddedLoop:
             self.flush()  # also what gate calls decided between batches
             self._stop.wait(max(0.0, self.tick - (time.monotonic() - t0)))
         self.run_once()
+
+
+def run_async(main: Callable[[], Awaitable[None]]) -> None:
+    """Run a process's main coroutine on uvloop where it is installed (asyncio's own loop elsewhere)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+        return
+    uvloop.run(main())
 
 
 def wall_clock() -> Clock:

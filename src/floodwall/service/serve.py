@@ -23,7 +23,8 @@ log = logging.getLogger("floodwall.service")
 
 
 def build_backend(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
-                  policy: str = "floodwall", clock: str = "wall", tick: float = 0.15, notify: str | None = None) -> Backend:
+                  policy: str = "floodwall", clock: str = "wall", tick: float = 0.15, notify: str | None = None,
+                  image_model: str = "none") -> Backend:
     """The embedded backend (``log_url == "memory"``) or the NATS one (``nats://...``)."""
     metrics = Metrics()
     store = open_store(store_url, run)
@@ -44,7 +45,7 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
     responder = IncidentResponse.for_policy(policy, clk.now(), Outbox(store.engine, run=run),
                                             audit=AuditLog(store.engine, "ops"))
     engine = build_engine(policy, clock=clk, store=CountingStore(store, metrics), enforcer=OutboxEnforcer(metrics),
-                          responder=responder)
+                          responder=responder, image_model=image_model)
     backend = EmbeddedBackend(Hub(engine), store, metrics, tick=tick)
     if notify:
         from floodwall.response.outbox import DeliveryWorker
@@ -65,10 +66,10 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
 
 def build_app(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
               policy: str = "floodwall", clock: str = "wall", tick: float = 0.15,
-              extra_routers: tuple[APIRouter, ...] = (), notify: str | None = None) -> FastAPI:
+              extra_routers: tuple[APIRouter, ...] = (), notify: str | None = None, image_model: str = "none") -> FastAPI:
     """The whole app from command-line settings."""
     backend = build_backend(store_url=store_url, log_url=log_url, run=run, partitions=partitions, policy=policy,
-                            clock=clock, tick=tick, notify=notify)
+                            clock=clock, tick=tick, notify=notify, image_model=image_model)
     if isinstance(backend, EmbeddedBackend):  # the people-facing pages need the engine in this process
         extra_routers = (*people_routers(backend), *extra_routers)
     return create_app(backend, KeyStore(backend.store.engine), extra_routers=extra_routers)

@@ -13,6 +13,12 @@ Design (crash safety):
   enforcer muted (rebuilding state, re-sending nothing), then handles O+1.. live. A crash between
   the engine and the commit just means those messages are handled again after the restart, on the
   same state, with the same result. Events are also deduplicated by id.
+- With more than one partition the engine runs as one partition of many: after each live message
+  it publishes a sketch of it (frame hashes, keys, confirmations) to ``fw.<run>.sketch.<p>`` for the
+  coordinator, and awaits the ack *before* the commit, with a ``Nats-Msg-Id`` naming the message. A
+  sketch is therefore never lost (a crash before the commit re-sends it under the same id, which
+  JetStream, or else the coordinator, drops). What the coordinator answers arrives in this
+  partition's own log, like any event.
 - A second worker must not own the same partition at the same time (no fencing is built).
 """
 
@@ -35,58 +41,32 @@ from floodwall.adapters import store as store_tables
 from floodwall.adapters.nats_log import (
     case_id,
     decode_batch,
+    encode_sketch,
     ensure_stream,
     events_subject,
+    sketch_subject,
     stream_name,
 )
 from floodwall.adapters.store import _insert_ignore
-from floodwall.events import ActionOrder, FrameSampled, StreamStarted, Verdict
+from floodwall.events import ActionOrder, FrameSampled, Sketch, StreamStarted, Verdict
+from floodwall.response.incident import IncidentResponse
+from floodwall.response.outbox import message_rows
+from floodwall.response.outbox import outbox as outbox_table
 from floodwall.service.metrics import Metrics
 from floodwall.service.runtime import (
     EventClock,
     OutboxEnforcer,
     build_engine,
     open_store,
+    run_async,
 )
+from floodwall.service.tables import cases, log_batches
+
+__all__ = ["CaptureStore", "Worker", "committed_offset", "run_worker"]
 
 log = logging.getLogger("floodwall.worker")
 
-metadata = sa.MetaData()
-
-log_batches = sa.Table(
-    "log_batches",
-    metadata,
-    sa.Column("run", sa.String(64), primary_key=True),
-    sa.Column("partition", sa.Integer, primary_key=True),
-    sa.Column("seq", sa.BigInteger, primary_key=True),  # JetStream stream sequence of the message
-    sa.Column("events", sa.Integer, nullable=False),
-    sa.Column("verdicts", sa.Integer, nullable=False),
-    sa.Column("incident_level", sa.Integer, nullable=False),
-    sa.Column("published", sa.Float, nullable=True),
-    sa.Column("committed", sa.Float, nullable=False),
-)
-
-cases = sa.Table(
-    "cases",
-    metadata,
-    sa.Column("id", sa.String(80), primary_key=True),  # p<partition>:<item>, unique within a run
-    sa.Column("run", sa.String(64), primary_key=True),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("key", sa.String(128), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),
-    sa.Column("priority", sa.Float, nullable=False),
-    sa.Column("created", sa.Float, nullable=False),
-    sa.Column("streams", sa.Integer, nullable=False),
-    sa.Column("evidence", sa.JSON, nullable=False),
-    sa.Column("violating", sa.Boolean, nullable=True),
-    sa.Column("reviewer", sa.String(128), nullable=False),
-)
-
-
-def create_tables(engine: sa.Engine) -> None:
-    """Create the worker's tables (idempotent)."""
-    metadata.create_all(engine)
-
+WRITE_AHEAD = 8  # groups of messages handled but not yet committed, at most
 
 class CaptureStore:
     """The engine's store port, buffering one batch for the worker's single transaction."""
@@ -124,7 +104,7 @@ class Worker:
     """Consumes one partition; see the module docstring for the exactly-once design."""
 
     def __init__(self, *, nats_url: str, store_url: str, run: str, partition: int, partitions: int,
-                 policy: str = "floodwall", fetch: int = 32) -> None:
+                 policy: str = "floodwall", fetch: int = 32, image_model: str = "none") -> None:
         if not 0 <= partition < partitions:
             raise ValueError(f"partition must be in 0..{partitions - 1}")
         self.nats_url, self.run, self.partition, self.partitions = nats_url, run, partition, partitions
@@ -133,7 +113,15 @@ class Worker:
         self.clock = EventClock()
         self.capture = CaptureStore()
         self.enforcer = OutboxEnforcer(self.metrics)
-        self.engine = build_engine(policy, clock=self.clock, store=self.capture, enforcer=self.enforcer)
+        # Incident response plays the playbook in every partition; with several partitions the level is
+        # the coordinator's (a follower), judged on every partition's counts. Owner messages go into the
+        # outbox table with the batch's commit (not through the responder), so they are written once.
+        self.coordinated = partitions > 1
+        responder = IncidentResponse.for_policy(policy, None, follower=self.coordinated)
+        self.engine = build_engine(policy, clock=self.clock, store=self.capture, enforcer=self.enforcer,
+                                   responder=responder, image_model=image_model)
+        if self.coordinated:
+            self.engine.partitioned()
         self.fetch = fetch
         # Verdict ids restart at v1 in every engine: prefix them per run and partition (they are keys).
         self.vprefix = f"{zlib.crc32(run.encode()):08x}.p{partition}."
@@ -168,6 +156,8 @@ class Worker:
                  self.run, self.offset)
         idle_since = time.monotonic()
         last_seq = 0
+        writes: asyncio.Queue = asyncio.Queue(maxsize=WRITE_AHEAD)
+        writer = asyncio.create_task(self._writer(nc, writes))
         while not self._stop.is_set():
             try:
                 msgs = [await sub.next_msg(timeout=0.5)]
@@ -189,11 +179,33 @@ class Worker:
                 if row is not None:
                     pending.append(row)
             if pending:
-                self._commit(pending)
-                self.offset = max(r[0] for r in pending)
-                await self._progress(nc, pending)
+                await self._send_sketches(js, pending)
+                # Commits run in a writer thread, in log order, while the next messages are handled and
+                # their gates answered; the loop waits only when WRITE_AHEAD groups are not yet written.
+                # What a crash leaves unwritten is handled again after the restart.
+                await self._enqueue(writes, writer, (self._prepare(pending), pending))
+        await self._enqueue(writes, writer, None)
+        await writer
         await nc.flush()
         await nc.close()
+
+    @staticmethod
+    async def _enqueue(writes: asyncio.Queue, writer: asyncio.Task, item) -> None:
+        """Queue a group for the writer; a failed write stops the worker (its restart rebuilds from the store)."""
+        put = asyncio.ensure_future(writes.put(item))
+        await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
+        if writer.done() and not put.done():
+            put.cancel()
+        if writer.done() and item is not None:
+            writer.result()
+
+    async def _writer(self, nc, writes: asyncio.Queue) -> None:
+        """Write queued groups one after another, then report progress."""
+        while (item := await writes.get()) is not None:
+            rows_to_write, rows = item
+            await asyncio.to_thread(self._write, rows_to_write)
+            self.offset = max(self.offset, max(r[0] for r in rows))
+            await self._progress(nc, rows)
 
     async def _handle(self, nc, m) -> tuple | None:
         """Run one message through the engine; its rows to commit (None when rebuilding)."""
@@ -208,6 +220,8 @@ class Worker:
                 self.enforcer.muted = False
             self.capture.take()
             self.capture.reports.clear()  # stored before the crash, with this offset
+            if self.engine.sketch is not None:
+                self.engine.sketch.take()  # sent before the crash (sketches go out before the commit)
             self.rebuilt += 1
             return None
         t0 = time.perf_counter()
@@ -230,23 +244,37 @@ class Worker:
                     await nc.publish(reply, msgspec.json.encode(body))
         self.handled += 1
         self.metrics.batch_seconds.observe(time.perf_counter() - t0)
-        return (seq, events, verdicts, orders, headers)
+        got = self.engine.sketch.take() if self.engine.sketch is not None else None
+        sketch = Sketch(partition=self.partition, seq=seq, ts=self.clock.now(), **got) if got else None
+        return (seq, events, verdicts, orders, headers, sketch)
+
+    async def _send_sketches(self, js, rows: list[tuple]) -> None:
+        """Publish the messages' sketches for the coordinator; returns once JetStream has them all."""
+        subject, stream = sketch_subject(self.run, self.partition), stream_name(self.run)
+        await asyncio.gather(*(
+            js.publish(subject, encode_sketch(r[5]), stream=stream,
+                       headers={"Nats-Msg-Id": f"sk.{self.partition}.{r[0]}"})
+            for r in rows if r[5] is not None))
 
     async def _progress(self, nc, rows) -> None:
-        """Progress for benchmarks and dashboards (core NATS: fire and forget)."""
-        done = time.time()
-        for seq, events, verdicts, _, headers in rows:
-            await nc.publish(f"fw.{self.run}.done.{self.partition}", msgspec.json.encode({
-                "seq": seq, "events": len(events), "verdicts": len(verdicts),
-                "published": float(headers.get("Fw-Published", 0) or 0), "done": done,
-                "frames": sum(type(e) is FrameSampled for e in events)}))
+        """Progress of a committed group for dashboards (core NATS: fire and forget)."""
+        await nc.publish(f"fw.{self.run}.done.{self.partition}", msgspec.json.encode({
+            "seq": max(r[0] for r in rows), "messages": len(rows), "events": sum(len(r[1]) for r in rows),
+            "verdicts": sum(len(r[2]) for r in rows), "done": time.time(),
+            "frames": sum(type(e) is FrameSampled for r in rows for e in r[1])}))
 
-    def _commit(self, rows: list[tuple]) -> None:
-        """Verdicts, actions, case mirror and offsets of several messages in one transaction."""
+    def _prepare(self, rows: list[tuple]) -> dict:
+        """The rows a group of messages writes, read off the engine now (the write may run in a thread)."""
         p = self.vprefix
         vrows, arows, brows = [], [], []
         now = time.time()
-        for seq, events, verdicts, orders, headers in rows:
+        outbox_rows: list[dict] = []
+        accounts = self.engine.accounts
+
+        def phone(aid: str) -> str:
+            return accounts[aid].phone if aid in accounts else ""
+
+        for seq, events, verdicts, orders, headers, _sk in rows:
             vrows += [{"id": p + v.id, "run": self.run, "ts": v.ts, "subject": v.subject, "key": v.key,
                        "action": v.action, "shadow": v.shadow, "policy": v.policy, "rules": v.rules,
                        "shadow_rules": v.shadow_rules, "evidence": msgspec.to_builtins(v.evidence)} for v in verdicts]
@@ -257,29 +285,42 @@ class Worker:
                           "published": float(headers.get("Fw-Published", 0) or 0) or None, "committed": now})
             for v in verdicts:
                 self.metrics.verdicts.labels(v.action, "shadow" if v.shadow else "live").inc()
+            outbox_rows += message_rows(self.run, orders, phone)
         reports, self.capture.reports = [{**r, "run": self.run} for r in self.capture.reports], []
+        decided, new_cases = self._mirror_cases()
+        return {"reports": reports, "outbox": outbox_rows, "verdicts": vrows, "actions": arows,
+                "decided": decided, "cases": new_cases, "batches": brows}
+
+    def _write(self, w: dict) -> None:
+        """One transaction: everything a group of messages produced, and their offsets."""
         eng = self.store.engine
         with eng.begin() as conn:
-            if reports:
-                conn.execute(_insert_ignore(eng, store_tables.reports), reports)
-            if vrows:
-                conn.execute(store_tables.verdicts.insert(), vrows)
-            if arows:
-                conn.execute(_insert_ignore(eng, store_tables.actions), arows)
-            self._mirror_cases(conn)
-            conn.execute(log_batches.insert(), brows)
+            if w["reports"]:
+                conn.execute(_insert_ignore(eng, store_tables.reports), w["reports"])
+            if w["outbox"]:  # owner messages, once: the courier of `floodwall serve --notify` delivers them
+                conn.execute(_insert_ignore(eng, outbox_table), w["outbox"])
+            if w["verdicts"]:
+                conn.execute(store_tables.verdicts.insert(), w["verdicts"])
+            if w["actions"]:
+                conn.execute(_insert_ignore(eng, store_tables.actions), w["actions"])
+            for cid, violating, reviewer in w["decided"]:
+                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid)
+                             .values(status="decided", violating=violating, reviewer=reviewer))
+            if w["cases"]:
+                conn.execute(_insert_ignore(eng, cases), w["cases"])
+            conn.execute(log_batches.insert(), w["batches"])
 
-    def _mirror_cases(self, conn) -> None:
-        """Upsert review items that are new or changed status, so the API can list and route them."""
+    def _mirror_cases(self) -> tuple[list[tuple], list[dict]]:
+        """Review items that changed status, and new ones, so the API can list and route them."""
         q = self.engine.review
         items = q.items
         changed = [items[i] for i in self._open_cases if items[i].status == "decided"]
         new = [items[f"rv-{n}"] for n in range(self._cases_seen + 1, q.created + 1) if f"rv-{n}" in items]
         self._cases_seen = q.created
+        decided = []
         for it in changed:
             self._open_cases.discard(it.id)
-            conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == case_id(self.partition, it.id))
-                         .values(status="decided", violating=it.violating, reviewer=it.reviewer))
+            decided.append((case_id(self.partition, it.id), it.violating, it.reviewer))
         rows = []
         for it in new:
             if it.status != "decided":
@@ -289,18 +330,17 @@ class Worker:
                          "created": it.created, "streams": len(it.streams),
                          "evidence": msgspec.to_builtins(it.evidence) if it.evidence else {},
                          "violating": it.violating, "reviewer": it.reviewer})
-        if rows:
-            conn.execute(_insert_ignore(self.store.engine, cases), rows)
+        return decided, rows
 
 
 def run_worker(*, nats_url: str, store_url: str, run: str, partition: int, partitions: int, policy: str,
-               idle_exit: float | None = None) -> int:
+               idle_exit: float | None = None, image_model: str = "none") -> int:
     """Blocking entry point of `floodwall worker`; stops cleanly on SIGTERM or SIGINT."""
     from floodwall.service.logs import setup_json_logging
 
     setup_json_logging()
     w = Worker(nats_url=nats_url, store_url=store_url, run=run, partition=partition, partitions=partitions,
-               policy=policy)
+               policy=policy, image_model=image_model)
     gc.collect()
     gc.freeze()  # the policy, classifier and imports need no more scanning by the collector
 
@@ -310,7 +350,7 @@ def run_worker(*, nats_url: str, store_url: str, run: str, partition: int, parti
             loop.add_signal_handler(sig, w.stop)
         await w.run_forever(idle_exit=idle_exit)
 
-    asyncio.run(main())
+    run_async(main)
     log.info("worker p%d exiting: %d messages handled, %d rebuilt (pid %d)", partition, w.handled, w.rebuilt,
              os.getpid())
     return 0

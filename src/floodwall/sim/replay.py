@@ -52,12 +52,16 @@ def run_policy(
     keep: dict | None = None,
     live=None,
     reviewer_count: int | None = None,
+    partitions: int = 1,
+    coordinator: bool = True,
+    image_model: str = "none",
 ) -> dict:
     """Play the scenario's plan against one policy and score the outcome (``keep`` gets the live objects).
 
     ``live`` (a :class:`floodwall.sim.live.LiveReplay`) paces the replay on the wall clock and shares the
     engine with the web console through a Hub; ``reviewer_count`` overrides the scenario's team size (0: people
-    at the console are the only reviewers).
+    at the console are the only reviewers). ``partitions`` > 1 plays the NATS service's shape in one process:
+    one engine per partition of accounts, with the coordinator between them unless ``coordinator`` is False.
     """
     wall0 = time.perf_counter()
     platform = SimPlatform(scenario, seed=seed, scale=scale)
@@ -65,14 +69,35 @@ def run_policy(
     store = SqlStore(store_url, run=f"{scenario.name}/{policy.name}/seed{seed}")
     classifier = DeclaredClassifier(lambda fid: fid in platform.violating_frames, scenario.classifier.tpr,
                                     scenario.classifier.fpr, seed)
+    if image_model != "none" and policy.engine.classifier:
+        # The real model looks at the rendered frames too; a verdict's evidence names both models.
+        from floodwall.content.classifier import MaxOfClassifiers
+        from floodwall.content.classifier import image_model as load_image_model
+
+        classifier = MaxOfClassifiers(classifier, load_image_model(image_model))
     # Incident response: surge levels and the policy's playbook; notify orders go to an outbox in the store.
-    responder = IncidentResponse.for_policy(policy.name, platform.t0, Outbox(store.engine, run=store.run))
-    engine = Engine(policy, clock=clock, enforcer=platform, store=store, classifier=classifier,
-                    chat=chat_classifier() if policy.engine.chat else None, phone_ranges=phone_ranges,
-                    responder=responder)
+    outbox = Outbox(store.engine, run=store.run)
+    chat = chat_classifier() if policy.engine.chat else None
+
+    def make_engine(follower: bool = False) -> Engine:
+        responder = IncidentResponse.for_policy(policy.name, platform.t0, outbox, follower=follower)
+        return Engine(policy, clock=clock, enforcer=platform, store=store, classifier=classifier, chat=chat,
+                      phone_ranges=phone_ranges, responder=responder)
+
+    if partitions > 1:
+        if live is not None:
+            raise ValueError("--serve plays one engine; partitions are for measuring the partitioned service")
+        from floodwall.coordination.coordinator import Coordinator
+        from floodwall.coordination.inprocess import Partitioned
+
+        coord = Coordinator(partitions, policy=policy.name, clusters=policy.engine.clusters,
+                            rings=policy.engine.rings) if coordinator else None
+        engine = Partitioned([make_engine(follower=coordinator) for _ in range(partitions)], coord)
+    else:
+        engine = make_engine()
     # The delivery worker polls every NOTIFY_POLL s of virtual time through an SMS-like gateway with a
     # throughput cap and transient errors (assumed figures), so the delay it reports includes retries.
-    courier = DeliveryWorker(responder.outbox, FlakyNotifier(RecordingNotifier(), NOTIFY_FAIL_RATE, seed),
+    courier = DeliveryWorker(outbox, FlakyNotifier(RecordingNotifier(), NOTIFY_FAIL_RATE, seed),
                              every=NOTIFY_POLL, batch=NOTIFY_BATCH)
     reviewers = ReviewerPool(
         scenario.reviewers,
@@ -120,6 +145,8 @@ def run_policy(
         keep.update(platform=platform, engine=engine, store=store, reviewers=reviewers)
     result = score(platform, engine, reviewers, time.perf_counter() - wall0)
     result["reports_stored"] = store.count(reports_table)
+    if hasattr(classifier, "max_seen"):
+        result["image_model_max_scores"] = {k: round(v, 4) for k, v in classifier.max_seen.items()}
     return result
 
 
@@ -132,13 +159,15 @@ def run_replay(
     store_url: str = "sqlite://",
     phone_ranges: PhoneRanges | None = None,
     progress: bool = True,
+    image_model: str = "none",
 ) -> dict:
     """Run every policy on the same plan; the report's JSON."""
     report = {"scenario": scenario.name, "seed": seed, "scale": scale, "policies": {}}
     for name in policies:
         policy = load_policy(name)
         report["policies"][policy.name] = run_policy(
-            scenario, policy, seed=seed, scale=scale, store_url=store_url, phone_ranges=phone_ranges, progress=progress
+            scenario, policy, seed=seed, scale=scale, store_url=store_url, phone_ranges=phone_ranges, progress=progress,
+            image_model=image_model,
         )
     return report
 
