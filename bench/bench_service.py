@@ -167,6 +167,34 @@ class Deployment:
             return tuple(c.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(lb.c.events), 0))
                                    .where(lb.c.run == self.run, lb.c.published.is_not(None))).one())
 
+    def settle(self, timeout: float = 120.0) -> float:
+        """Wait until the workers and the coordinator have handled everything in the stream; seconds waited."""
+        from floodwall.adapters.nats_log import events_subject, sketch_subject, stream_name
+        from floodwall.service.tables import coord_batches, log_batches
+
+        async def in_stream() -> tuple[int, int]:
+            import nats
+
+            nc = await nats.connect(NATS)
+            js = nc.jetstream()
+            ev = await js.stream_info(stream_name(self.run), subjects_filter=events_subject(self.run, "*"))
+            sk = await js.stream_info(stream_name(self.run), subjects_filter=sketch_subject(self.run, "*"))
+            await nc.close()
+            return sum((ev.state.subjects or {}).values()), sum((sk.state.subjects or {}).values())
+
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            events, sketches = asyncio.run(in_stream())
+            with self.db.connect() as c:
+                handled = c.execute(sa.select(sa.func.count()).select_from(log_batches)
+                                    .where(log_batches.c.run == self.run)).scalar()
+                coordinated = c.execute(sa.select(sa.func.count()).select_from(coord_batches)
+                                        .where(coord_batches.c.run == self.run)).scalar()
+            if handled >= events and (coordinated >= sketches or self.coordinator is None):
+                return time.monotonic() - t0
+            time.sleep(0.2)
+        raise SystemExit("the deployment did not settle")
+
     def commit_span(self) -> float:
         """Seconds from the first to the last commit of the API's messages."""
         from floodwall.service.tables import log_batches as lb
@@ -468,6 +496,7 @@ def main() -> None:
               f"event-to-verdict p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms")
         d = r.pop("deployment")
         if n == 2:
+            print(f"  settled {d.settle():.1f} s after the last commit (the coordinator's backlog)")
             accounts = sorted({e.account for e in events if type(e).__name__ == "AccountRegistered"})
             pids = d.procs
             before = {k: cpu_s(p) for k, p in pids.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from floodwall.adapters.enforcer import RecordingEnforcer
@@ -39,6 +39,7 @@ from floodwall.events import (
     KeyCount,
     KeysNoticed,
     LevelNoticed,
+    Login,
     ReportFiled,
     RingNoticed,
     RoomFrames,
@@ -290,11 +291,14 @@ def test_log_events_and_sketches_survive_the_wire_and_clients_cannot_send_notice
 
 
 @settings(max_examples=25, deadline=None)
-@given(devices=st.lists(st.integers(0, 3), min_size=2, max_size=24), partitions=st.integers(2, 4))
+@given(devices=st.lists(st.integers(0, 3), min_size=2, max_size=40), partitions=st.integers(2, 4))
+@example(devices=[0] * 30 + [1] * 3, partitions=2)  # a busy key: told within NOTICE_EVERY, not at once
 def test_every_partition_counts_a_shared_device_as_one_engine_would(devices, partitions):
     d = Deployment(coordinator=True, partitions=partitions)
     accounts = [f"u{i}" for i in range(len(devices))]
     d.tick(*(d.register(a, device=f"dev{k}") for a, k in zip(accounts, devices)))
-    d.tick()
+    for _ in range(3):  # traffic goes on (a login a second in each partition): the coordinator's time moves
+        d.tick(*(Login(id=d.eid(), ts=d.clock.now(), account=accounts_in(q, 1, "other", partitions)[0],
+                       device="phone", ip="10.8.8.8") for q in range(partitions)))
     for a, k in zip(accounts, devices):
         assert d.signals(a)["device_accounts"] == devices.count(k)

@@ -129,3 +129,46 @@ def test_sql_store_on_postgresql():
         store.engine.dispose()
     finally:
         drop()
+
+
+def test_a_retried_gate_call_answers_with_the_first_decision(deployment):
+    client, s, _, _ = deployment
+    now = time.time()
+    batch = [reg(f"rb{i}", now - 60, phone=f"861700001{i:04d}", device="shared2", ip="10.9.8.7") for i in range(8)]
+    assert client.post("/v1/events", json=batch, headers=bearer(s["ingest"])).status_code == 202
+    ev = start("s-retry", "rb3", now, device="shared2", ip="10.9.8.7")
+    first = client.post("/v1/gate", json=ev, headers=bearer(s["gate"])).json()
+    assert first["duplicate"] is False and first["action"] == "limit"
+    wait_for(lambda: client.get("/v1/decisions/s-retry", headers=bearer(s["review"])).json()["verdicts"])
+    again = client.post("/v1/gate", json=ev, headers=bearer(s["gate"])).json()
+    assert again["duplicate"] is True
+    assert (again["action"], again["rules"], again["verdict"]) == (first["action"], first["rules"], first["verdict"])
+
+
+def test_gates_arriving_together_share_a_message_and_each_gets_its_own_answer(deployment):
+    client, s, backend, _ = deployment
+    now = time.time()
+    # Odd accounts: fresh, on virtual numbers, from one network (risky); even: aged, ordinary numbers and networks.
+    batch = [reg(f"gg{i}", now - 60, phone=f"86170000{i:05d}", ip="10.9.9.9") if i % 2 else
+             reg(f"gg{i}", now - 400 * DAY, phone=f"86138000{i:05d}", ip=f"10.1.{i}.1") for i in range(24)]
+    assert client.post("/v1/events", json=batch, headers=bearer(s["ingest"])).status_code == 202
+
+    async def messages() -> int:
+        info = await backend.log.js.stream_info(stream_name(backend.run))
+        return info.state.messages
+
+    async def many() -> tuple[list[dict], int]:
+        import httpx
+
+        before = await messages()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app), base_url="http://t") as ac:
+            rs = await asyncio.gather(*(ac.post("/v1/gate", json=start(f"sg{i}", f"gg{i}", now,
+                                                                       ip="10.9.9.9" if i % 2 else f"10.1.{i}.1"),
+                                                headers=bearer(s["gate"])) for i in range(24)))
+        return [r.json() for r in rs], await messages() - before
+    answers, published = client.portal.call(many)  # 24 calls at once, on the app's own event loop
+    assert [a["stream"] for a in answers] == [f"sg{i}" for i in range(24)]
+    assert all(a["duplicate"] is False and a["verdict"] for a in answers)
+    fresh = {a["stream"] for a in answers if "gate-limit-risky" in a["rules"]}
+    assert fresh == {f"sg{i}" for i in range(1, 24, 2)}  # each answer is its own account's decision
+    assert published < 24  # they shared messages (sketches and coordinator notices included)

@@ -75,8 +75,9 @@ def test_event_clock_only_moves_forward():
 
 
 def test_a_burst_of_first_requests_with_one_key_runs_argon2_once():
-    import sqlalchemy as sa
     from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
 
     from floodwall.adapters.keys import KeyStore
 
@@ -105,7 +106,7 @@ def test_a_burst_of_first_requests_with_one_key_runs_argon2_once():
 def test_a_failed_store_write_stops_the_worker_even_with_its_queue_full():
     import asyncio
 
-    from floodwall.service.worker import Worker
+    from floodwall.service.runtime import enqueue_write
 
     async def main() -> None:
         writes: asyncio.Queue = asyncio.Queue(maxsize=1)
@@ -116,5 +117,5 @@ def test_a_failed_store_write_stops_the_worker_even_with_its_queue_full():
             raise RuntimeError("the store refused the commit")
         writer = asyncio.create_task(failing_writer())
         with pytest.raises(RuntimeError, match="refused"):
-            await asyncio.wait_for(Worker._enqueue(writes, writer, ("rows", [])), timeout=5)
+            await asyncio.wait_for(enqueue_write(writes, writer, ("rows", [])), timeout=5)
     asyncio.run(main())

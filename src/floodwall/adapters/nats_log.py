@@ -139,8 +139,9 @@ class JetStreamLog:
             seqs[p] = max(seqs.get(p, 0), ack.seq)
         return seqs
 
-    async def publish_to(self, partition: int, events: Sequence[LogEvent], msg_id: str | None = None) -> int:
-        """Publish events to one partition as they are (coordinator notices, bank edits); the last sequence.
+    async def publish_to(self, partition: int, events: Sequence[LogEvent], msg_id: str | None = None,
+                         headers: dict[str, str] | None = None) -> int:
+        """Publish events to one partition as they are (gates, bank edits); the last sequence.
 
         ``msg_id`` names the message for JetStream's duplicate window (a large batch becomes
         several messages, named ``<msg_id>.<k>``).
@@ -150,7 +151,7 @@ class JetStreamLog:
         payloads = encode_batches(events)
         acks = await asyncio.gather(*(
             self.js.publish(events_subject(self.run, partition), payload, stream=self.stream,
-                            headers={"Nats-Msg-Id": f"{msg_id}.{k}"} if msg_id else None)
+                            headers={**(headers or {}), **({"Nats-Msg-Id": f"{msg_id}.{k}"} if msg_id else {})} or None)
             for k, payload in enumerate(payloads)))
         return max((a.seq for a in acks), default=0)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from array import array
-
 import numpy as np
 
 from floodwall.content.index import WindowIndex
@@ -22,7 +20,6 @@ class ContentClusters:
         self.first_seen: dict[str, float] = {}
         self._stream_ids: dict[str, int] = {}
         self._streams: list[str] = []
-        self._frame_stream = array("i")  # frame serial -> stream number
 
     def _sid(self, stream: str) -> int:
         sid = self._stream_ids.get(stream)
@@ -39,15 +36,14 @@ class ContentClusters:
         self.index.expire(now)
         sids = np.fromiter((self._sid(s) for s in streams), dtype=np.int64, count=n)
         # Add first, then query once: rooms going live in the same second match each other too;
-        # a frame's match with itself (same stream) is dropped below.
-        serial0 = len(self._frame_stream)
-        self._frame_stream.extend(sids.astype(np.int32).tolist())
-        self.index.add(hashes, np.arange(serial0, serial0 + n, dtype=np.int64), now)
+        # a frame's match with itself (same stream) is dropped below. A frame is indexed under its
+        # stream's number: a match names the room, and nothing per frame outlives the window.
+        self.index.add(hashes, sids, now)
         qi, ids, _ = self.index.query(np.concatenate([hashes, mirrored]), max_distance=self.max_distance)
         changed: set[str] = set()
         if len(qi):
             qsid = sids[qi % n]
-            fsid = np.frombuffer(self._frame_stream, dtype=np.int32)[ids].astype(np.int64)
+            fsid = ids
             other = qsid != fsid
             if other.any():
                 for a, b in np.unique(np.stack([qsid[other], fsid[other]], axis=1), axis=0):
@@ -60,7 +56,7 @@ class ContentClusters:
         ra, rb = self.uf.find(a), self.uf.find(b)
         if ra == rb:
             return None
-        root, absorbed = self.uf.union(a, b)
+        root, _ = self.uf.union(a, b)
         ma = self.members.pop(ra, {ra}) if ra != root else self.members.get(ra, {ra})
         mb = self.members.pop(rb, {rb}) if rb != root else self.members.get(rb, {rb})
         self.members[root] = ma | mb

@@ -46,6 +46,8 @@ from floodwall.response.surge import SurgeDetector
 DAY = 86_400.0
 RISKY = 3.0  # gate risk at which an account counts as risky in a cluster's share (as the engine)
 KEEP_TIMES = 50  # registration and go-live times sent per key: the rules look at counts of a few
+SMALL = 10  # a key with this many accounts or fewer is told at once: rules turn on counts of 3 and 5
+NOTICE_EVERY = 1.0  # seconds (coordinator time) between notices of busy keys, fresh accounts and ring sizes
 
 
 class _Key:
@@ -85,9 +87,15 @@ class Coordinator:
         self.confirmed: dict[str, str] = {}  # cluster root -> the verdict that confirmed it
         self.last_seq: dict[int, int] = {}  # partition -> newest sketch handled (a repeat is skipped)
         self._ring_parts: dict[str, set[int]] = {}
-        self._ring_sent: dict[str, tuple[int, bool]] = {}
+        self._ring_sent: dict[tuple[str, int], tuple[int, bool]] = {}  # (ring, partition) -> (size, confirmed) told
         self._ring_members = 0
         self._last_eval = -1
+        # Busy keys (a carrier network, a farm's device) change with nearly every event; what changed is
+        # told at most every NOTICE_EVERY seconds, so notices do not outnumber events.
+        self._pending_keys: set[tuple[str, str]] = set()
+        self._pending_created: dict[str, float] = {}
+        self._pending_rings: set[str] = set()
+        self._last_flush = start
         self.sketches = self.duplicates = 0
         self.sent: dict[str, int] = defaultdict(int)
 
@@ -115,12 +123,19 @@ class Coordinator:
             self.live.discard(sid)
             self.closed.add(sid)
         self._notice_clusters(dirty_clusters, out)
-        self._notice_rings(ring_news, changed_rings, out)
-        self._notice_keys(dirty_keys, out)
-        if fresh:
+        self._pending_created.update(fresh)
+        flush = self.now - self._last_flush >= NOTICE_EVERY
+        if flush:
+            self._last_flush = self.now
+        self._notice_rings(ring_news, changed_rings, out, flush)
+        self._notice_keys(dirty_keys, out, flush)
+        if flush and self._pending_created:
+            owners = self.owner
             for q in range(self.partitions):
-                if q != sk.partition:
-                    out[q].append(AccountsNoticed(id="-", ts=self.now, created=fresh))
+                theirs = {a: t for a, t in self._pending_created.items() if owners.get(a) != q}
+                if theirs:
+                    out[q].append(AccountsNoticed(id="-", ts=self.now, created=theirs))
+            self._pending_created = {}
         self._level(sk, len(dirty_clusters & set(self.confirmed)), out)
         return self._stamp(sk, out)
 
@@ -139,8 +154,12 @@ class Coordinator:
                 k.parts.add(p)
                 if a.kind == "registered" and a.live:
                     k.regs.append(a.ts)
+                    while k.regs[0] <= a.ts - 3600:  # only the last hour is ever told
+                        k.regs.popleft()
                 if a.kind == "golive" and kk[0] == "net":
                     k.golives.append(a.ts)
+                    while k.golives[0] <= a.ts - 600:  # only the last ten minutes
+                        k.golives.popleft()
                 if len(k.parts) > 1:
                     dirty_keys.add(kk)
             if a.kind == "registered":
@@ -244,7 +263,7 @@ class Coordinator:
                                              accounts=len(accounts), risky_share=risky / n, trusted_share=trusted / n,
                                              confirmed=root in self.confirmed))
 
-    def _notice_rings(self, news: set[str], changed: set[str], out: dict[int, list]) -> None:
+    def _notice_rings(self, news: set[str], changed: set[str], out: dict[int, list], flush: bool) -> None:
         if self.rings is None:
             return
         news = news | self.rings.take_moved()
@@ -253,7 +272,11 @@ class Coordinator:
             ring = self.rings.ring_of(a)
             if ring is not None:
                 fresh[ring.id].add(a)
-        for rid in sorted(set(fresh) | changed):
+        todo = set(fresh) | changed
+        if flush:
+            todo |= self._pending_rings
+            self._pending_rings = set()
+        for rid in sorted(todo):
             ring = self.rings.rings.get(rid)
             if ring is None:
                 continue
@@ -278,15 +301,25 @@ class Coordinator:
                 if a in self.owner:
                     by_part[self.owner[a]].append(a)
             for q in sorted(parts):
-                if by_part.get(q) or self._ring_sent.get(rid) != state:
+                last = self._ring_sent.get((rid, q))
+                # New members and a change of confirmation are told at once; a grown size alone can wait.
+                urgent = last is None or last[1] != ring.confirmed
+                if by_part.get(q) or (last != state and (urgent or flush)):
                     out[q].append(RingNoticed(id="-", ts=self.now, ring=rid, accounts=by_part.get(q, []), size=size,
                                               confirmed=ring.confirmed, evidence=dict(ring.evidence)))
-            self._ring_sent[rid] = state
+                    self._ring_sent[(rid, q)] = state
+                elif last != state:
+                    self._pending_rings.add(rid)
 
-    def _notice_keys(self, dirty: set[tuple[str, str]], out: dict[int, list]) -> None:
+    def _notice_keys(self, dirty: set[tuple[str, str]], out: dict[int, list], flush: bool) -> None:
         per_part: dict[int, list[KeyCount]] = defaultdict(list)
         now = self.now
-        for kk in sorted(dirty):
+        todo = {kk for kk in dirty if len(self.keys[kk].accounts) <= SMALL}
+        self._pending_keys |= dirty - todo
+        if flush:
+            todo |= self._pending_keys
+            self._pending_keys = set()
+        for kk in sorted(todo):
             k = self.keys[kk]
             while k.regs and k.regs[0] <= now - 3600:
                 k.regs.popleft()

@@ -246,6 +246,10 @@ class Engine:
             self._report_rows = []
         return self._orders
 
+    def seen(self, event_id: str) -> bool:
+        """True if an event with this id was handled within the idempotency window (a repeat is skipped)."""
+        return event_id in self._seen_ids
+
     def gate(self, ev: StreamStarted) -> tuple[Verdict | None, list[ActionOrder]]:
         """Go-live gate: handle one StreamStarted now; the stream's verdict (None for a duplicate id) and orders."""
         orders = self.handle([ev])

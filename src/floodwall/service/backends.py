@@ -268,6 +268,8 @@ class NatsBackend(Backend):
         self.gate_timeout = gate_timeout
         self.reply_subject = f"fw.{run}.gate.{uuid.uuid4().hex[:12]}"
         self._waiting: dict[str, asyncio.Future] = {}
+        self._gates: dict[int, list[StreamStarted]] = {}  # gate events waiting for their partition's next message
+        self._gate_busy: set[int] = set()
         self._publishing = 0
         metrics.queue_depth.labels("publishing").set_function(lambda: self._publishing)
 
@@ -312,12 +314,16 @@ class NatsBackend(Backend):
         await self.log.publish_dead(items)
 
     async def gate(self, ev: StreamStarted) -> dict:
-        """Publish the StreamStarted as its own message and wait for its worker's verdict."""
+        """Publish the StreamStarted (with the partition's other gates waiting) and wait for its worker's verdict."""
         t0 = time.perf_counter()
         fut = asyncio.get_running_loop().create_future()
         self._waiting[ev.id] = fut
         try:
-            await self.log.publish([ev], headers={"Fw-Reply": self.reply_subject, "Fw-Published": repr(time.time())})
+            p = self.log.partitioner.partition(ev)
+            self._gates.setdefault(p, []).append(ev)
+            if p not in self._gate_busy:
+                self._gate_busy.add(p)
+                asyncio.ensure_future(self._send_gates(p))
             body = await asyncio.wait_for(fut, self.gate_timeout)
         except TimeoutError:
             raise ApiError(504, "gate_timeout", f"no worker answered within {self.gate_timeout:g} s; the event "
@@ -325,7 +331,29 @@ class NatsBackend(Backend):
         finally:
             self._waiting.pop(ev.id, None)
         self.metrics.gate_seconds.observe(time.perf_counter() - t0)
+        if body.get("error"):
+            raise ApiError(503, "log_unavailable", body["error"])
+        if body.get("duplicate"):  # a retried gate call: answer with what was decided the first time
+            past = [d for d in await anyio.to_thread.run_sync(self.store.decisions_for, ev.stream)
+                    if d["subject"] == "stream"]
+            return gate_answer(ev, past[0] if past else None, [], duplicate=True)
         return gate_answer(ev, body.get("verdict"), body.get("orders", []))
+
+    async def _send_gates(self, partition: int) -> None:
+        """One message per partition at a time: gates that arrive while one is in flight go in the next."""
+        try:
+            while self._gates.get(partition):
+                batch, self._gates[partition] = self._gates[partition], []
+                try:
+                    await self.log.publish_to(partition, batch, headers={"Fw-Reply": self.reply_subject,
+                                                                         "Fw-Published": repr(time.time())})
+                except Exception as exc:  # noqa: BLE001  (every waiting caller hears why)
+                    for ev in batch:
+                        fut = self._waiting.get(ev.id)
+                        if fut is not None and not fut.done():
+                            fut.set_result({"error": f"the event log refused the gate event: {exc}"})
+        finally:
+            self._gate_busy.discard(partition)
 
     async def ready(self) -> dict[str, bool]:
         """Store reachable and NATS connected."""

@@ -37,10 +37,12 @@ from floodwall.adapters.nats_log import (
 from floodwall.adapters.store import _insert_ignore
 from floodwall.coordination.coordinator import Coordinator
 from floodwall.events import Sketch
-from floodwall.service.runtime import open_store, run_async
+from floodwall.service.runtime import enqueue_write, open_store, run_async
 from floodwall.service.tables import bank_entries, coord_batches
 
 log = logging.getLogger("floodwall.coordinator")
+
+WRITE_AHEAD = 8  # groups of sketches published but not yet committed, at most
 
 
 def committed_offset(engine: sa.Engine, run: str) -> int:
@@ -86,6 +88,8 @@ class CoordinatorService:
         log.info("coordinator run %s over %d partitions: committed offset %d, rebuilding", self.run,
                  self.partitions, self.offset)
         idle_since = time.monotonic()
+        writes: asyncio.Queue = asyncio.Queue(maxsize=WRITE_AHEAD)
+        writer = asyncio.create_task(self._writer(writes))
         while not self._stop.is_set():
             try:
                 msgs = [await sub.next_msg(timeout=0.5)]
@@ -113,18 +117,36 @@ class CoordinatorService:
                         publishes.append(js.publish(events_subject(self.run, q), payload, stream=stream_name(self.run),
                                                     headers={"Nats-Msg-Id": f"co.{seq}.{q}.{k}"}))
                 done.append((seq, sk, sent))
-            if publishes:
-                await asyncio.gather(*publishes)
-            if done:
-                self._commit(done)
-                self.offset = max(seq for seq, _, _ in done)
+            if done:  # committed in a writer thread, in order, once its notices are in the partitions' logs
+                acks = [asyncio.ensure_future(p) for p in publishes]
+                await enqueue_write(writes, writer, (done, self.coordinator.level, acks))
+        await enqueue_write(writes, writer, None)
+        await writer
         await nc.close()
 
-    def _commit(self, done: list[tuple[int, Sketch, int]]) -> None:
+    async def _writer(self, writes: asyncio.Queue) -> None:
+        """Commit queued sketches in order; those that queued up meanwhile go in one transaction."""
+        while (item := await writes.get()) is not None:
+            done, level, acks = list(item[0]), item[1], list(item[2])
+            last = False
+            while not writes.empty():
+                more = writes.get_nowait()
+                if more is None:
+                    last = True
+                    break
+                done += more[0]
+                level = more[1]
+                acks += more[2]
+            await asyncio.gather(*acks)
+            await asyncio.to_thread(self._commit, done, level)
+            self.offset = max(self.offset, max(seq for seq, _, _ in done))
+            if last:
+                break
+
+    def _commit(self, done: list[tuple[int, Sketch, int]], level: int) -> None:
         """Offsets and bank entries of several sketches in one transaction."""
         now = time.time()
         eng = self.store.engine
-        level = self.coordinator.level
         rows = [{"run": self.run, "seq": seq, "partition": sk.partition, "sketch": sk.seq, "sent": sent,
                  "level": level, "committed": now} for seq, sk, sent in done]
         banked = [r for _, sk, _ in done for r in bank_rows(self.run, sk, now)]

@@ -57,6 +57,7 @@ from floodwall.service.runtime import (
     EventClock,
     OutboxEnforcer,
     build_engine,
+    enqueue_write,
     open_store,
     run_async,
 )
@@ -179,31 +180,35 @@ class Worker:
                 if row is not None:
                     pending.append(row)
             if pending:
-                await self._send_sketches(js, pending)
-                # Commits run in a writer thread, in log order, while the next messages are handled and
-                # their gates answered; the loop waits only when WRITE_AHEAD groups are not yet written.
-                # What a crash leaves unwritten is handled again after the restart.
-                await self._enqueue(writes, writer, (self._prepare(pending), pending))
-        await self._enqueue(writes, writer, None)
+                # Sketches go out now; commits run in a writer thread, in log order, each once JetStream
+                # has acked its group's sketches, while the next messages are handled and their gates
+                # answered. The loop waits only when WRITE_AHEAD groups are not yet written. What a crash
+                # leaves unwritten is handled again after the restart.
+                acks = self._send_sketches(js, pending)
+                await enqueue_write(writes, writer, (self._prepare(pending), pending, acks))
+        await enqueue_write(writes, writer, None)
         await writer
         await nc.flush()
         await nc.close()
 
-    @staticmethod
-    async def _enqueue(writes: asyncio.Queue, writer: asyncio.Task, item) -> None:
-        """Queue a group for the writer; a failed write stops the worker (its restart rebuilds from the store)."""
-        put = asyncio.ensure_future(writes.put(item))
-        await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
-        if writer.done() and not put.done():
-            put.cancel()
-        if writer.done() and item is not None:
-            writer.result()
-
     async def _writer(self, nc, writes: asyncio.Queue) -> None:
-        """Write queued groups one after another, then report progress."""
-        while (item := await writes.get()) is not None:
-            rows_to_write, rows = item
-            await asyncio.to_thread(self._write, rows_to_write)
+        """Write queued groups in order, then report progress; groups that queued up meanwhile go in one."""
+        done = False
+        while not done:
+            item = await writes.get()
+            if item is None:
+                break
+            batch, rows, acks = item[0], list(item[1]), list(item[2])
+            while not writes.empty():  # under load, fewer and larger transactions
+                more = writes.get_nowait()
+                if more is None:
+                    done = True
+                    break
+                batch = {k: batch[k] + more[0][k] for k in batch}
+                rows += more[1]
+                acks += more[2]
+            await asyncio.gather(*acks)  # a sketch is never lost: it is in the stream before its commit
+            await asyncio.to_thread(self._write, batch)
             self.offset = max(self.offset, max(r[0] for r in rows))
             await self._progress(nc, rows)
 
@@ -225,10 +230,11 @@ class Worker:
             self.rebuilt += 1
             return None
         t0 = time.perf_counter()
-        self.engine.handle(events)
-        verdicts, orders = self.capture.take()
         headers = m.headers or {}
         reply = headers.get("Fw-Reply")
+        repeats = {ev.id for ev in events if type(ev) is StreamStarted and self.engine.seen(ev.id)} if reply else set()
+        self.engine.handle(events)
+        verdicts, orders = self.capture.take()
         if reply:
             # The go-live gate waits on this. Answering before the commit is safe: if this worker dies
             # before committing, the message is handled again after the restart on the same state and
@@ -240,7 +246,8 @@ class Worker:
                     if vd is not None:
                         vd["id"] = self.vprefix + vd["id"]  # as stored
                     body = {"event": ev.id, "stream": ev.stream, "account": ev.account, "verdict": vd,
-                            "orders": [msgspec.to_builtins(o) for o in orders if o.target in (ev.stream, ev.account)]}
+                            "orders": [msgspec.to_builtins(o) for o in orders if o.target in (ev.stream, ev.account)],
+                            "duplicate": ev.id in repeats}
                     await nc.publish(reply, msgspec.json.encode(body))
         self.handled += 1
         self.metrics.batch_seconds.observe(time.perf_counter() - t0)
@@ -248,13 +255,12 @@ class Worker:
         sketch = Sketch(partition=self.partition, seq=seq, ts=self.clock.now(), **got) if got else None
         return (seq, events, verdicts, orders, headers, sketch)
 
-    async def _send_sketches(self, js, rows: list[tuple]) -> None:
-        """Publish the messages' sketches for the coordinator; returns once JetStream has them all."""
+    def _send_sketches(self, js, rows: list[tuple]) -> list[asyncio.Task]:
+        """Publish the messages' sketches for the coordinator; the acks to await before their commit."""
         subject, stream = sketch_subject(self.run, self.partition), stream_name(self.run)
-        await asyncio.gather(*(
-            js.publish(subject, encode_sketch(r[5]), stream=stream,
-                       headers={"Nats-Msg-Id": f"sk.{self.partition}.{r[0]}"})
-            for r in rows if r[5] is not None))
+        return [asyncio.ensure_future(js.publish(subject, encode_sketch(r[5]), stream=stream,
+                                                 headers={"Nats-Msg-Id": f"sk.{self.partition}.{r[0]}"}))
+                for r in rows if r[5] is not None]
 
     async def _progress(self, nc, rows) -> None:
         """Progress of a committed group for dashboards (core NATS: fire and forget)."""
