@@ -132,3 +132,9 @@ def test_one_decision_in_one_partition_takes_down_the_same_content_in_the_other(
     with backend.store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(coord_batches)
                             .where(coord_batches.c.run == backend.run)).scalar() > 0
+    # Each worker's own metrics (served with --metrics-port): log lag, verdicts by kind, event to verdict.
+    text = workers[1].metrics.render().decode()
+    assert 'floodwall_verdicts_total{action="takedown",mode="live"}' in text
+    lag = next(line for line in text.splitlines() if line.startswith("floodwall_log_lag_seconds_count"))
+    assert float(lag.split()[-1]) > 0
+    assert "floodwall_event_to_verdict_seconds_count" in text and 'floodwall_queue_depth{queue="consumer"}' in text

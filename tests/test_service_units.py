@@ -119,3 +119,20 @@ def test_a_failed_store_write_stops_the_worker_even_with_its_queue_full():
         with pytest.raises(RuntimeError, match="refused"):
             await asyncio.wait_for(enqueue_write(writes, writer, ("rows", [])), timeout=5)
     asyncio.run(main())
+
+
+def test_a_worker_serves_its_metrics_over_http():
+    import socket
+
+    import httpx
+
+    from floodwall.service.metrics import Metrics
+
+    m = Metrics()
+    m.notices.labels("ClusterNoticed").inc(3)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    m.serve(port)
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert 'floodwall_notices_total{type="ClusterNoticed"} 3.0' in text

@@ -139,7 +139,7 @@ def _worker(args: argparse.Namespace) -> int:
         return 2
     return run_worker(nats_url=args.log, store_url=args.store, run=args.run, partition=args.partition,
                       partitions=args.partitions, policy=args.policy, idle_exit=args.idle_exit,
-                      image_model=args.image_model)
+                      image_model=args.image_model, metrics_port=args.metrics_port)
 
 
 def _coordinator(args: argparse.Namespace) -> int:
@@ -150,7 +150,7 @@ def _coordinator(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     return run_coordinator(nats_url=args.log, store_url=args.store, run=args.run, partitions=args.partitions,
-                           policy=args.policy, idle_exit=args.idle_exit)
+                           policy=args.policy, idle_exit=args.idle_exit, metrics_port=args.metrics_port)
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -203,11 +203,13 @@ def _service_parsers(sub) -> None:
     wk.add_argument("--idle-exit", type=float, default=None, help="exit after this many idle seconds")
     wk.add_argument("--image-model", default="none", choices=["none", "open_nsfw"],
                     help="score frames with this model (open_nsfw needs the 'classifier' extra)")
+    wk.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     wk.set_defaults(func=_worker)
     co = sub.add_parser("coordinator", parents=[common],
                         help="across partitions: content clusters, rings, shared keys, the incident level")
     co.add_argument("--log", default="nats://127.0.0.1:4222")
     co.add_argument("--idle-exit", type=float, default=None, help="exit after this many idle seconds")
+    co.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     co.set_defaults(func=_coordinator)
     ky = sub.add_parser("keys", help="API keys: create (prints the secret once), list, revoke")
     ky_sub = ky.add_subparsers(dest="keys_command", required=True)

@@ -123,23 +123,15 @@ class Partitioned:
     reports_received = property(lambda self: self._sum("reports_received"))
     reports_accepted = property(lambda self: self._sum("reports_accepted"))
 
-    @property
-    def actions_by_kind(self) -> dict[str, int]:
-        """Orders sent, by action, all partitions."""
+    def _counted(self, name: str) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
         for e in self.engines:
-            for k, n in e.actions_by_kind.items():
+            for k, n in getattr(e, name).items():
                 out[k] += n
         return dict(out)
 
-    @property
-    def shadow_hits(self) -> dict[str, int]:
-        """Shadow-rule hits, all partitions."""
-        out: dict[str, int] = defaultdict(int)
-        for e in self.engines:
-            for k, n in e.shadow_hits.items():
-                out[k] += n
-        return dict(out)
+    actions_by_kind = property(lambda self: self._counted("actions_by_kind"), doc="Orders sent, by action.")
+    shadow_hits = property(lambda self: self._counted("shadow_hits"), doc="Shadow-rule hits.")
 
     @property
     def shadow_subjects(self) -> dict[str, set[str]]:

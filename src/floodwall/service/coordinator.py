@@ -17,11 +17,8 @@ Design (crash safety, as the workers'):
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
-import signal
-import threading
 import time
 
 import sqlalchemy as sa
@@ -29,7 +26,6 @@ import sqlalchemy as sa
 from floodwall.adapters.nats_log import (
     decode_sketch,
     encode_batches,
-    ensure_stream,
     events_subject,
     sketch_subject,
     stream_name,
@@ -37,12 +33,12 @@ from floodwall.adapters.nats_log import (
 from floodwall.adapters.store import _insert_ignore
 from floodwall.coordination.coordinator import Coordinator
 from floodwall.events import Sketch
-from floodwall.service.runtime import enqueue_write, open_store, run_async
+from floodwall.service.consumer import LogConsumer, run_process
+from floodwall.service.metrics import Metrics
+from floodwall.service.runtime import open_store
 from floodwall.service.tables import bank_entries, coord_batches
 
 log = logging.getLogger("floodwall.coordinator")
-
-WRITE_AHEAD = 8  # groups of sketches published but not yet committed, at most
 
 
 def committed_offset(engine: sa.Engine, run: str) -> int:
@@ -57,93 +53,58 @@ def bank_rows(run: str, sk: Sketch, now: float) -> list[dict]:
              "added_at": now, "removed": False} for c in sk.confirmed for h in c.hashes]
 
 
-class CoordinatorService:
+class CoordinatorService(LogConsumer):
     """Consumes every partition's sketches; see the module docstring for the exactly-once design."""
 
     def __init__(self, *, nats_url: str, store_url: str, run: str, partitions: int, policy: str = "floodwall",
                  fetch: int = 64) -> None:
-        self.nats_url, self.run, self.partitions = nats_url, run, partitions
+        super().__init__(nats_url, run, Metrics())
+        self.subject = sketch_subject(run, "*")
+        self.partitions = partitions
         self.store = open_store(store_url, run)
         self.coordinator = Coordinator(partitions, policy=policy)
         self.fetch = fetch
         self.offset = committed_offset(self.store.engine, run)
         self.handled = self.rebuilt = 0
-        self._stop = threading.Event()
+        self.metrics.incident_level.set_function(lambda: self.coordinator.level)
 
-    def stop(self) -> None:
-        """Finish the sketches in hand, then exit."""
-        self._stop.set()
-
-    async def run_forever(self, idle_exit: float | None = None) -> None:
-        """Consume until stopped (or idle for ``idle_exit`` seconds)."""
-        import nats
-        from nats.js.api import ConsumerConfig, DeliverPolicy
-
-        nc = await nats.connect(self.nats_url, connect_timeout=5, max_reconnect_attempts=-1)
-        js = nc.jetstream()
-        await ensure_stream(js, self.run)
-        sub = await js.subscribe(sketch_subject(self.run, "*"), stream=stream_name(self.run), ordered_consumer=True,
-                                 idle_heartbeat=2.0, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-                                 pending_bytes_limit=256 * 1024 * 1024)
+    def _started(self) -> None:
         log.info("coordinator run %s over %d partitions: committed offset %d, rebuilding", self.run,
                  self.partitions, self.offset)
-        idle_since = time.monotonic()
-        writes: asyncio.Queue = asyncio.Queue(maxsize=WRITE_AHEAD)
-        writer = asyncio.create_task(self._writer(writes))
-        while not self._stop.is_set():
-            try:
-                msgs = [await sub.next_msg(timeout=0.5)]
-            except nats.errors.TimeoutError:
-                if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
-                    break
+
+    async def _group(self, nc, js, msgs: list) -> tuple | None:
+        """Fold the sketches in and publish their notices; what to commit once JetStream has them."""
+        done: list[tuple[int, Sketch, int]] = []
+        publishes = []
+        for m in msgs:
+            seq = m.metadata.sequence.stream
+            sk = decode_sketch(m.data)
+            out = self.coordinator.handle(sk)
+            if seq <= self.offset:  # published and committed before a restart: rebuild only
+                self.rebuilt += 1
                 continue
-            idle_since = time.monotonic()
-            while len(msgs) < self.fetch and sub.pending_msgs > 0:
-                msgs.append(await sub.next_msg(timeout=1.0))
-            done: list[tuple[int, Sketch, int]] = []
-            publishes = []
-            for m in msgs:
-                seq = m.metadata.sequence.stream
-                sk = decode_sketch(m.data)
-                out = self.coordinator.handle(sk)
-                if seq <= self.offset:  # published and committed before a restart: rebuild only
-                    self.rebuilt += 1
-                    continue
-                self.handled += 1
-                sent = 0
-                for q, events in sorted(out.items()):
-                    sent += len(events)
-                    for k, payload in enumerate(encode_batches(events)):
-                        publishes.append(js.publish(events_subject(self.run, q), payload, stream=stream_name(self.run),
-                                                    headers={"Nats-Msg-Id": f"co.{seq}.{q}.{k}"}))
-                done.append((seq, sk, sent))
-            if done:  # committed in a writer thread, in order, once its notices are in the partitions' logs
-                acks = [asyncio.ensure_future(p) for p in publishes]
-                await enqueue_write(writes, writer, (done, self.coordinator.level, acks))
-        await enqueue_write(writes, writer, None)
-        await writer
-        await nc.close()
+            self.handled += 1
+            self.metrics.log_lag.observe(max(0.0, time.time() - m.metadata.timestamp.timestamp()))
+            sent = 0
+            for q, events in sorted(out.items()):
+                sent += len(events)
+                for ev in events:
+                    self.metrics.notices.labels(type(ev).__name__).inc()
+                for k, payload in enumerate(encode_batches(events)):
+                    publishes.append(asyncio.ensure_future(js.publish(
+                        events_subject(self.run, q), payload, stream=stream_name(self.run),
+                        headers={"Nats-Msg-Id": f"co.{seq}.{q}.{k}"})))
+            done.append((seq, sk, sent))
+        return (done, self.coordinator.level, publishes) if done else None
 
-    async def _writer(self, writes: asyncio.Queue) -> None:
-        """Commit queued sketches in order; those that queued up meanwhile go in one transaction."""
-        while (item := await writes.get()) is not None:
-            done, level, acks = list(item[0]), item[1], list(item[2])
-            last = False
-            while not writes.empty():
-                more = writes.get_nowait()
-                if more is None:
-                    last = True
-                    break
-                done += more[0]
-                level = more[1]
-                acks += more[2]
-            await asyncio.gather(*acks)
-            await asyncio.to_thread(self._commit, done, level)
-            self.offset = max(self.offset, max(seq for seq, _, _ in done))
-            if last:
-                break
+    async def _commit(self, nc, items: list[tuple]) -> None:
+        """One transaction for the sketches, after their notices' acks."""
+        done = [d for it in items for d in it[0]]
+        await asyncio.gather(*(a for it in items for a in it[2]))
+        await asyncio.to_thread(self._write, done, items[-1][1])
+        self.offset = max(self.offset, max(seq for seq, _, _ in done))
 
-    def _commit(self, done: list[tuple[int, Sketch, int]], level: int) -> None:
+    def _write(self, done: list[tuple[int, Sketch, int]], level: int) -> None:
         """Offsets and bank entries of several sketches in one transaction."""
         now = time.time()
         eng = self.store.engine
@@ -161,21 +122,12 @@ class CoordinatorService:
 
 
 def run_coordinator(*, nats_url: str, store_url: str, run: str, partitions: int, policy: str,
-                    idle_exit: float | None = None) -> int:
+                    idle_exit: float | None = None, metrics_port: int | None = None) -> int:
     """Blocking entry point of `floodwall coordinator`; stops cleanly on SIGTERM or SIGINT."""
     from floodwall.service.logs import setup_json_logging
 
     setup_json_logging()
     c = CoordinatorService(nats_url=nats_url, store_url=store_url, run=run, partitions=partitions, policy=policy)
-    gc.collect()
-    gc.freeze()
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, c.stop)
-        await c.run_forever(idle_exit=idle_exit)
-
-    run_async(main)
+    run_process(c, metrics_port=metrics_port, idle_exit=idle_exit)
     log.info("coordinator exiting: %d sketches handled, %d rebuilt (pid %d)", c.handled, c.rebuilt, os.getpid())
     return 0

@@ -36,6 +36,19 @@ class Metrics:
                                          buckets=LATENCY, registry=r)
         self.engine_errors = Counter("floodwall_engine_errors", "Batches the engine failed on", registry=r)
         self.rate_limited = Counter("floodwall_rate_limited", "Requests refused by a key's rate limit", registry=r)
+        # Workers and the coordinator (NATS).
+        self.log_lag = Histogram("floodwall_log_lag_seconds", "From JetStream storing a message to its consumer "
+                                 "handling it", buckets=LATENCY, registry=r)
+        self.notices = Counter("floodwall_notices", "Coordinator notices sent to partitions, by type", ["type"],
+                               registry=r)
+        self.incident_level = Gauge("floodwall_incident_level", "Incident level in force (0 normal to 3 critical)",
+                                    registry=r)
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Serve these metrics at http://host:port/metrics from a daemon thread (workers, coordinator)."""
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=host, registry=self.registry)
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -4,11 +4,13 @@ Design (crash safety):
 
 - Each log message (a batch of events for one partition) is one engine batch, on event time
   (:class:`EventClock`). The engine's state is therefore a function of the partition's messages.
-- The partition is read with an ordered consumer: strictly in stream order, from the start.
+- The partition is read with an ordered consumer: strictly in stream order, from the start
+  (``service/consumer.py``, shared with the coordinator).
 - The verdicts and actions of the messages taken together, their rows in ``log_batches`` (the
   partition's committed offset) and the mirror of review cases are written in ONE store
-  transaction (group commit). Action keys are primary keys, so an order is stored once. The
-  committed offset is the acknowledgement: no JetStream acks are needed.
+  transaction (group commit), by a writer thread while the next messages are handled. Action keys
+  are primary keys, so an order is stored once. The committed offset is the acknowledgement: no
+  JetStream acks are needed.
 - On start the worker reads its committed offset O and replays messages 1..O with the store and
   enforcer muted (rebuilding state, re-sending nothing), then handles O+1.. live. A crash between
   the engine and the commit just means those messages are handled again after the restart, on the
@@ -25,11 +27,8 @@ Design (crash safety):
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
-import signal
-import threading
 import time
 import zlib
 from collections.abc import Sequence
@@ -42,7 +41,6 @@ from floodwall.adapters.nats_log import (
     case_id,
     decode_batch,
     encode_sketch,
-    ensure_stream,
     events_subject,
     sketch_subject,
     stream_name,
@@ -52,22 +50,19 @@ from floodwall.events import ActionOrder, FrameSampled, Sketch, StreamStarted, V
 from floodwall.response.incident import IncidentResponse
 from floodwall.response.outbox import message_rows
 from floodwall.response.outbox import outbox as outbox_table
+from floodwall.service.consumer import LogConsumer, run_process
 from floodwall.service.metrics import Metrics
 from floodwall.service.runtime import (
     EventClock,
     OutboxEnforcer,
     build_engine,
-    enqueue_write,
     open_store,
-    run_async,
 )
 from floodwall.service.tables import cases, log_batches
 
 __all__ = ["CaptureStore", "Worker", "committed_offset", "run_worker"]
 
 log = logging.getLogger("floodwall.worker")
-
-WRITE_AHEAD = 8  # groups of messages handled but not yet committed, at most
 
 class CaptureStore:
     """The engine's store port, buffering one batch for the worker's single transaction."""
@@ -101,16 +96,17 @@ def committed_offset(engine: sa.Engine, run: str, partition: int) -> int:
         return conn.execute(q).scalar() or 0
 
 
-class Worker:
+class Worker(LogConsumer):
     """Consumes one partition; see the module docstring for the exactly-once design."""
 
     def __init__(self, *, nats_url: str, store_url: str, run: str, partition: int, partitions: int,
                  policy: str = "floodwall", fetch: int = 32, image_model: str = "none") -> None:
         if not 0 <= partition < partitions:
             raise ValueError(f"partition must be in 0..{partitions - 1}")
-        self.nats_url, self.run, self.partition, self.partitions = nats_url, run, partition, partitions
+        super().__init__(nats_url, run, Metrics())
+        self.subject = events_subject(run, partition)
+        self.partition, self.partitions = partition, partitions
         self.store = open_store(store_url, run)
-        self.metrics = Metrics()
         self.clock = EventClock()
         self.capture = CaptureStore()
         self.enforcer = OutboxEnforcer(self.metrics)
@@ -130,87 +126,32 @@ class Worker:
         self._open_cases: set[str] = set()
         self._cases_seen = 0
         self.handled = self.rebuilt = 0
-        self._stop = threading.Event()  # set from a signal handler or another thread
 
-    def stop(self) -> None:
-        """Finish the message in hand, then exit."""
-        self._stop.set()
-
-    async def run_forever(self, idle_exit: float | None = None) -> None:
-        """Consume until stopped (or idle for ``idle_exit`` seconds)."""
-        import nats
-        from nats.js.api import ConsumerConfig, DeliverPolicy
-
-        nc = await nats.connect(self.nats_url, connect_timeout=5, max_reconnect_attempts=-1)
-        js = nc.jetstream()
-        await ensure_stream(js, self.run)
-        # An ordered consumer delivers the partition strictly in stream order from the start, with flow
-        # control; on any gap (a dropped message, a reconnect) nats-py recreates it from the next
-        # expected sequence. No acks: the store's offset is the acknowledgement (a durable pull
-        # consumer redelivers an unacked message after ack_wait, out of order, which would break the
-        # "state is a function of the log" rule).
-        sub = await js.subscribe(events_subject(self.run, self.partition), stream=stream_name(self.run),
-                                 ordered_consumer=True, idle_heartbeat=2.0,
-                                 config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-                                 pending_bytes_limit=256 * 1024 * 1024)
+    def _started(self) -> None:
         log.info("worker p%d/%d run %s: committed offset %d, rebuilding", self.partition, self.partitions,
                  self.run, self.offset)
-        idle_since = time.monotonic()
-        last_seq = 0
-        writes: asyncio.Queue = asyncio.Queue(maxsize=WRITE_AHEAD)
-        writer = asyncio.create_task(self._writer(nc, writes))
-        while not self._stop.is_set():
-            try:
-                msgs = [await sub.next_msg(timeout=0.5)]
-            except nats.errors.TimeoutError:
-                if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
-                    break
-                continue
-            idle_since = time.monotonic()
-            # Take what else has arrived, so that one store transaction covers them (group commit).
-            while len(msgs) < self.fetch and sub.pending_msgs > 0:
-                msgs.append(await sub.next_msg(timeout=1.0))
-            pending: list[tuple] = []
-            for m in msgs:
-                seq = m.metadata.sequence.stream
-                if seq <= last_seq:  # never expected from an ordered consumer; harmless to skip
-                    continue
-                last_seq = seq
-                row = await self._handle(nc, m)
-                if row is not None:
-                    pending.append(row)
-            if pending:
-                # Sketches go out now; commits run in a writer thread, in log order, each once JetStream
-                # has acked its group's sketches, while the next messages are handled and their gates
-                # answered. The loop waits only when WRITE_AHEAD groups are not yet written. What a crash
-                # leaves unwritten is handled again after the restart.
-                acks = self._send_sketches(js, pending)
-                await enqueue_write(writes, writer, (self._prepare(pending), pending, acks))
-        await enqueue_write(writes, writer, None)
-        await writer
-        await nc.flush()
-        await nc.close()
 
-    async def _writer(self, nc, writes: asyncio.Queue) -> None:
-        """Write queued groups in order, then report progress; groups that queued up meanwhile go in one."""
-        done = False
-        while not done:
-            item = await writes.get()
-            if item is None:
-                break
-            batch, rows, acks = item[0], list(item[1]), list(item[2])
-            while not writes.empty():  # under load, fewer and larger transactions
-                more = writes.get_nowait()
-                if more is None:
-                    done = True
-                    break
-                batch = {k: batch[k] + more[0][k] for k in batch}
-                rows += more[1]
-                acks += more[2]
-            await asyncio.gather(*acks)  # a sketch is never lost: it is in the stream before its commit
-            await asyncio.to_thread(self._write, batch)
-            self.offset = max(self.offset, max(r[0] for r in rows))
-            await self._progress(nc, rows)
+    async def _group(self, nc, js, msgs: list) -> tuple | None:
+        """Handle the messages; sketches go out now, and the rows to commit once JetStream has them."""
+        pending = [row for m in msgs if (row := await self._handle(nc, m)) is not None]
+        if not pending:
+            return None
+        return self._prepare(pending), pending, self._send_sketches(js, pending)
+
+    async def _commit(self, nc, items: list[tuple]) -> None:
+        """One transaction for the groups, after their sketches' acks (a sketch is never lost)."""
+        batch = {k: [x for it in items for x in it[0][k]] for k in items[0][0]}
+        rows = [r for it in items for r in it[1]]
+        await asyncio.gather(*(a for it in items for a in it[2]))
+        await asyncio.to_thread(self._write, batch)
+        self.offset = max(self.offset, max(r[0] for r in rows))
+        committed = time.time()
+        for r in rows:
+            published = float(r[4].get("Fw-Published", 0) or 0)
+            if published:
+                self.metrics.event_to_verdict.observe(max(0.0, committed - published))
+        self.metrics.incident_level.set(self.engine.incident_level)
+        await self._progress(nc, rows)
 
     async def _handle(self, nc, m) -> tuple | None:
         """Run one message through the engine; its rows to commit (None when rebuilding)."""
@@ -230,6 +171,7 @@ class Worker:
             self.rebuilt += 1
             return None
         t0 = time.perf_counter()
+        self.metrics.log_lag.observe(max(0.0, time.time() - m.metadata.timestamp.timestamp()))
         headers = m.headers or {}
         reply = headers.get("Fw-Reply")
         repeats = {ev.id for ev in events if type(ev) is StreamStarted and self.engine.seen(ev.id)} if reply else set()
@@ -340,23 +282,14 @@ class Worker:
 
 
 def run_worker(*, nats_url: str, store_url: str, run: str, partition: int, partitions: int, policy: str,
-               idle_exit: float | None = None, image_model: str = "none") -> int:
+               idle_exit: float | None = None, image_model: str = "none", metrics_port: int | None = None) -> int:
     """Blocking entry point of `floodwall worker`; stops cleanly on SIGTERM or SIGINT."""
     from floodwall.service.logs import setup_json_logging
 
     setup_json_logging()
     w = Worker(nats_url=nats_url, store_url=store_url, run=run, partition=partition, partitions=partitions,
                policy=policy, image_model=image_model)
-    gc.collect()
-    gc.freeze()  # the policy, classifier and imports need no more scanning by the collector
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, w.stop)
-        await w.run_forever(idle_exit=idle_exit)
-
-    run_async(main)
+    run_process(w, metrics_port=metrics_port, idle_exit=idle_exit)
     log.info("worker p%d exiting: %d messages handled, %d rebuilt (pid %d)", partition, w.handled, w.rebuilt,
              os.getpid())
     return 0
