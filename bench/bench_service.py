@@ -169,7 +169,11 @@ class Deployment:
 
     def settle(self, timeout: float = 120.0) -> float:
         """Wait until the workers and the coordinator have handled everything in the stream; seconds waited."""
-        from floodwall.adapters.nats_log import events_subject, sketch_subject, stream_name
+        from floodwall.adapters.nats_log import (
+            events_subject,
+            sketch_subject,
+            stream_name,
+        )
         from floodwall.service.tables import coord_batches, log_batches
 
         async def in_stream() -> tuple[int, int]:
