@@ -106,7 +106,7 @@ def test_a_burst_of_first_requests_with_one_key_runs_argon2_once():
 def test_a_failed_store_write_stops_the_worker_even_with_its_queue_full():
     import asyncio
 
-    from floodwall.service.runtime import enqueue_write
+    from floodwall.service.consumer import enqueue_write
 
     async def main() -> None:
         writes: asyncio.Queue = asyncio.Queue(maxsize=1)

@@ -247,7 +247,6 @@ class LevelNoticed(EventBase, frozen=True, tag="level_noticed"):
     evidence: dict = {}
 
 
-NOTICE_TYPES: tuple[type, ...] = (ClusterNoticed, RingNoticed, KeysNoticed, AccountsNoticed, LevelNoticed)
 LogEvent = Union[Event, BankChanged, ClusterNoticed, RingNoticed, KeysNoticed, AccountsNoticed, LevelNoticed]
 
 

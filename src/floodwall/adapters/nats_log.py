@@ -126,18 +126,9 @@ class JetStreamLog:
         """Publish events by partition; returns each partition's last stream sequence once all are acked."""
         import asyncio
 
-        groups = self.partitioner.split(events)
-        tasks, parts = [], []
-        for p, evs in sorted(groups.items()):
-            for payload in encode_batches(evs):
-                tasks.append(self.js.publish(events_subject(self.run, p), payload, stream=self.stream,
-                                             headers=headers))
-                parts.append(p)
-        acks = await asyncio.gather(*tasks)
-        seqs: dict[int, int] = {}
-        for p, ack in zip(parts, acks):
-            seqs[p] = max(seqs.get(p, 0), ack.seq)
-        return seqs
+        groups = sorted(self.partitioner.split(events).items())
+        seqs = await asyncio.gather(*(self.publish_to(p, evs, headers=headers) for p, evs in groups))
+        return {p: seq for (p, _), seq in zip(groups, seqs)}
 
     async def publish_to(self, partition: int, events: Sequence[LogEvent], msg_id: str | None = None,
                          headers: dict[str, str] | None = None) -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict, deque
 
+import msgspec
 import numpy as np
 
 from floodwall.coordination.clusters import ContentClusters
@@ -96,8 +97,7 @@ class Coordinator:
         self._pending_created: dict[str, float] = {}
         self._pending_rings: set[str] = set()
         self._last_flush = start
-        self.sketches = self.duplicates = 0
-        self.sent: dict[str, int] = defaultdict(int)
+        self.duplicates = 0  # sketches seen twice (a worker re-sending after a crash), skipped
 
     # ---- one sketch -------------------------------------------------------------------------
 
@@ -107,7 +107,6 @@ class Coordinator:
             self.duplicates += 1
             return {}
         self.last_seq[sk.partition] = sk.seq
-        self.sketches += 1
         self.now = max(self.now, sk.ts)
         if self.detector is None:
             self.detector = SurgeDetector(self.playbook.surge, sk.ts)
@@ -357,15 +356,8 @@ class Coordinator:
 
     def _stamp(self, sk: Sketch, out: dict[int, list]) -> dict[int, list]:
         """Give every event an id that is a function of the sketch (a re-sent one is dropped by id)."""
-        import msgspec
-
-        stamped: dict[int, list] = {}
-        for q, events in sorted(out.items()):
-            stamped[q] = [msgspec.structs.replace(ev, id=f"co.{sk.partition}.{sk.seq}.{q}.{i}")
-                          for i, ev in enumerate(events)]
-            for ev in events:
-                self.sent[type(ev).__name__] += 1
-        return stamped
+        return {q: [msgspec.structs.replace(ev, id=f"co.{sk.partition}.{sk.seq}.{q}.{i}") for i, ev in enumerate(events)]
+                for q, events in sorted(out.items())}
 
     @property
     def level(self) -> int:

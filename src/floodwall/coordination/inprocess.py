@@ -10,7 +10,6 @@ costs, with and without the coordinator (``bench/bench_partitions.py``).
 from __future__ import annotations
 
 import dataclasses
-import heapq
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -31,7 +30,7 @@ class PartitionQueues:
         """The best open item over every partition (its id names its partition, ``p<i>:rv-n``)."""
         best, best_q = None, -1
         for q, queue in enumerate(self.queues):
-            head = _peek(queue)
+            head = queue.peek()
             if head is not None and (best is None or head.priority > best.priority):
                 best, best_q = head, q
         if best is None:
@@ -53,21 +52,6 @@ class PartitionQueues:
     def depth(self) -> int:
         """Open items now, all partitions."""
         return sum(q.depth for q in self.queues)
-
-
-def _peek(queue: ReviewQueue) -> ReviewItem | None:
-    """The item ``queue.pop()`` would return, without taking it."""
-    for iid in queue._fifo:
-        if queue.items[iid].status == "open":
-            return queue.items[iid]
-    heap = queue._heap
-    while heap:
-        neg, _, iid = heap[0]
-        item = queue.items[iid]
-        if item.status == "open" and -neg == item.priority:
-            return item
-        heapq.heappop(heap)  # stale: pop would skip it too
-    return None
 
 
 class Partitioned:

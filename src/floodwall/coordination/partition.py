@@ -152,18 +152,6 @@ def unpack_hashes(raw: bytes) -> np.ndarray:
 
 
 @dataclass(slots=True)
-class ClusterView:
-    """A content cluster as the coordinator last described it."""
-
-    id: str
-    rooms: int
-    accounts: int
-    risky_share: float
-    trusted_share: float
-    confirmed: bool
-
-
-@dataclass(slots=True)
 class RingView:
     """A ring as the coordinator last described it; ``members`` are this partition's."""
 
@@ -173,42 +161,26 @@ class RingView:
     members: set[str] = field(default_factory=set)
 
 
-class KeyView:
-    """Counts over every partition for one shared key, with registration and go-live times."""
-
-    __slots__ = ("accounts", "fresh", "golives", "regs")
-
-    def __init__(self, kc: KeyCount) -> None:
-        self.accounts = kc.accounts
-        self.fresh = kc.fresh
-        self.regs = kc.regs
-        self.golives = kc.golives
-
-    def regs_within(self, now: float, window: float) -> int:
-        """Registrations in (now - window, now]."""
-        return sum(1 for t in self.regs if now - window < t <= now)
-
-    def golives_within(self, now: float, window: float) -> int:
-        """Go-lives in (now - window, now]."""
-        return sum(1 for t in self.golives if now - window < t <= now)
+def count_within(times: list[float], now: float, window: float) -> int:
+    """How many of ``times`` fall in (now - window, now] (a key's registrations or go-lives)."""
+    return sum(1 for t in times if now - window < t <= now)
 
 
 class RemoteView:
     """What the coordinator told this partition: clusters, rings, shared keys, fresh accounts elsewhere."""
 
     def __init__(self) -> None:
-        self.cluster_of: dict[str, ClusterView] = {}  # stream -> view
+        self.cluster_of: dict[str, ClusterNoticed] = {}  # stream -> the latest notice of its cluster
         self.rings: dict[str, RingView] = {}
         self.ring_of: dict[str, RingView] = {}  # account -> view
-        self.keys: dict[tuple[str, str], KeyView] = {}
+        self.keys: dict[tuple[str, str], KeyCount] = {}
         self.created: dict[str, float] = {}  # fresh accounts of other partitions -> registration time
         self._created_order: deque[tuple[float, str]] = deque()
 
     def on_cluster(self, ev: ClusterNoticed) -> list[str]:
         """Record a cluster notice; the streams it names."""
-        view = ClusterView(ev.cluster, ev.rooms, ev.accounts, ev.risky_share, ev.trusted_share, ev.confirmed)
         for s in ev.streams:
-            self.cluster_of[s] = view
+            self.cluster_of[s] = ev
         return ev.streams
 
     def on_ring(self, ev: RingNoticed) -> set[str]:
@@ -231,7 +203,7 @@ class RemoteView:
     def on_keys(self, ev: KeysNoticed) -> None:
         """Record shared-key counts."""
         for kc in ev.keys:
-            self.keys[(kc.kind, kc.key)] = KeyView(kc)
+            self.keys[(kc.kind, kc.key)] = kc
 
     def on_created(self, created: dict[str, float], now: float) -> None:
         """Record fresh accounts of other partitions; forget those older than a week."""

@@ -23,7 +23,7 @@ from floodwall.content.matching import FrameMatcher
 from floodwall.content.pdq import hash_frames, to_hex_many
 from floodwall.content.robust import RobustMatcher
 from floodwall.coordination.clusters import ContentClusters
-from floodwall.coordination.partition import RemoteView, SketchBuffer
+from floodwall.coordination.partition import RemoteView, SketchBuffer, count_within
 from floodwall.coordination.rings import RingDetector
 from floodwall.engine.policy import Policy, Rule
 from floodwall.engine.signals import (
@@ -410,18 +410,18 @@ class Engine:
         dev = keys.get(("device", acc.device))
         if dev is not None:
             s["device_accounts"] = max(s["device_accounts"], dev.accounts)  # type: ignore[call-overload]
-            s["device_regs_1h"] = max(s["device_regs_1h"], dev.regs_within(now, 3600))  # type: ignore[call-overload]
+            s["device_regs_1h"] = max(s["device_regs_1h"], count_within(dev.regs, now, 3600))  # type: ignore[call-overload]
         blk = keys.get(("block", acc.block))
         if blk is not None:
             s["phone_block_accounts"] = max(s["phone_block_accounts"], blk.accounts)  # type: ignore[call-overload]
-            s["phone_block_regs_1h"] = max(s["phone_block_regs_1h"], blk.regs_within(now, 3600))  # type: ignore[call-overload]
+            s["phone_block_regs_1h"] = max(s["phone_block_regs_1h"], count_within(blk.regs, now, 3600))  # type: ignore[call-overload]
         net = keys.get(("net", acc.net))
         if net is not None:
             if net.accounts > s["net_accounts"]:  # type: ignore[operator]
                 s["net_accounts"] = net.accounts
                 s["net_fresh_share"] = net.fresh / net.accounts if net.accounts <= 2000 else 0.0
-            s["net_regs_10m"] = max(s["net_regs_10m"], net.regs_within(now, 600))  # type: ignore[call-overload]
-            s["net_golives_10m"] = max(s["net_golives_10m"], net.golives_within(now, 600))  # type: ignore[call-overload]
+            s["net_regs_10m"] = max(s["net_regs_10m"], count_within(net.regs, now, 600))  # type: ignore[call-overload]
+            s["net_golives_10m"] = max(s["net_golives_10m"], count_within(net.golives, now, 600))  # type: ignore[call-overload]
 
     # ---- streams --------------------------------------------------------------------------
 

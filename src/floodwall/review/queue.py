@@ -99,18 +99,31 @@ class ReviewQueue:
         if self.mode == "case":
             heapq.heappush(self._heap, (-priority, next(self._seq), item_id))
 
-    def pop(self) -> ReviewItem | None:
-        """Take the next item for a reviewer."""
+    def peek(self) -> ReviewItem | None:
+        """The item ``pop`` would take next, left in the queue (entries no longer open are dropped)."""
         while self._fifo:
-            item = self.items[self._fifo.popleft()]
+            item = self.items[self._fifo[0]]
             if item.status == "open":
-                return self._take(item)
+                return item
+            self._fifo.popleft()
         while self._heap:
-            neg, _, iid = heapq.heappop(self._heap)
+            neg, _, iid = self._heap[0]
             item = self.items[iid]
             if item.status == "open" and -neg == item.priority:
-                return self._take(item)
+                return item
+            heapq.heappop(self._heap)  # stale: a decided item, or an older priority
         return None
+
+    def pop(self) -> ReviewItem | None:
+        """Take the next item for a reviewer."""
+        item = self.peek()
+        if item is None:
+            return None
+        if self._fifo:
+            self._fifo.popleft()
+        else:
+            heapq.heappop(self._heap)
+        return self._take(item)
 
     def _take(self, item: ReviewItem) -> ReviewItem:
         item.status = "taken"

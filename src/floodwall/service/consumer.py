@@ -21,9 +21,20 @@ import time
 
 from floodwall.adapters.nats_log import ensure_stream, stream_name
 from floodwall.service.metrics import Metrics
-from floodwall.service.runtime import enqueue_write, run_async
+from floodwall.service.runtime import run_async
 
 WRITE_AHEAD = 8  # items read but not yet committed, at most
+
+
+async def enqueue_write(writes: asyncio.Queue, writer: asyncio.Task, item) -> None:
+    """Queue work for a writer task; if the writer failed, raise its error (a consumer then stops, and its
+    restart rebuilds from the store) rather than wait on a full queue forever."""
+    put = asyncio.ensure_future(writes.put(item))
+    await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
+    if writer.done() and not put.done():
+        put.cancel()
+    if writer.done() and item is not None:
+        writer.result()
 
 
 class LogConsumer:

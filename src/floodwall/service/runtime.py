@@ -262,17 +262,6 @@ class EmbeddedLoop:
         self.run_once()
 
 
-async def enqueue_write(writes: asyncio.Queue, writer: asyncio.Task, item) -> None:
-    """Queue work for a writer task; if the writer failed, raise its error (a consumer then stops, and its
-    restart rebuilds from the store) rather than wait on a full queue forever."""
-    put = asyncio.ensure_future(writes.put(item))
-    await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
-    if writer.done() and not put.done():
-        put.cancel()
-    if writer.done() and item is not None:
-        writer.result()
-
-
 def run_async(main: Callable[[], Awaitable[None]]) -> None:
     """Run a process's main coroutine on uvloop where it is installed (asyncio's own loop elsewhere)."""
     try:
