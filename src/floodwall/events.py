@@ -85,23 +85,64 @@ class StreamEnded(EventBase, frozen=True, tag="stream_ended"):
     reason: str = "ended"
 
 
-class FrameSampled(EventBase, frozen=True, tag="frame_sampled"):
-    """A downscaled keyframe of a live stream: raw RGB bytes, row-major, ``height*width*3``."""
+class FrameSampled(EventBase, frozen=True, tag="frame_sampled", omit_defaults=True):
+    """A downscaled keyframe of a live stream, in one of three forms (compact ones for the wire).
+
+    - ``pixels``: raw RGB bytes, row-major, ``height*width*3`` (``width``/``height`` required);
+    - ``image``: JPEG, PNG or WebP bytes (``width``/``height`` optional; if given, they must match);
+    - ``pdq``: the frame's PDQ hash (64 hex digits) computed at the edge, with ``pdq_quality``
+      (0-100; unknown counts as good) and ``pdq_mirrored`` (the left-right mirror image's hash,
+      for mirrored copies). ``pdq`` may come alone or beside ``image``; with pixels or an image
+      the engine hashes them itself and the edge hash is not used.
+    """
 
     stream: str
     account: str
-    width: int
-    height: int
-    pixels: bytes
+    width: int = 0
+    height: int = 0
+    pixels: bytes = b""
+    image: bytes = b""
+    pdq: str = ""
+    pdq_quality: int | None = None
+    pdq_mirrored: str = ""
 
     def __post_init__(self) -> None:
         EventBase.__post_init__(self)
-        if not (8 <= self.width <= 4096 and 8 <= self.height <= 4096):
-            raise ValueError("`width` and `height` must be between 8 and 4096")
-        if len(self.pixels) != self.width * self.height * 3:
+        # Cheap checks only (no image decoding here): content/frames.py decodes, with size limits.
+        if self.pdq_mirrored and not self.pdq:
+            raise ValueError("`pdq_mirrored` given without `pdq`")
+        if not (self.pixels or self.image or self.pdq):
+            raise ValueError("`pixels` missing: a frame needs `pixels`, `image` or `pdq`")
+        if self.pixels and self.image:
+            raise ValueError("`image` and `pixels` both given: send one form of the frame")
+        if self.pixels or self.width or self.height:
+            if not (8 <= self.width <= MAX_FRAME_SIDE and 8 <= self.height <= MAX_FRAME_SIDE):
+                raise ValueError(f"`width` and `height` must be between 8 and {MAX_FRAME_SIDE}")
+        if self.pixels and len(self.pixels) != self.width * self.height * 3:
             raise ValueError(
                 f"`pixels` has {len(self.pixels)} bytes; width*height*3 = {self.width * self.height * 3}"
             )
+        if self.image:
+            if len(self.image) > MAX_IMAGE_BYTES:
+                raise ValueError(f"`image` has {len(self.image)} bytes; at most {MAX_IMAGE_BYTES}")
+            if not _is_image(self.image):
+                raise ValueError("`image` is not JPEG, PNG or WebP")
+        for name in ("pdq", "pdq_mirrored"):
+            h = getattr(self, name)
+            if h and not _HEX64.fullmatch(h):
+                raise ValueError(f"`{name}` must be 64 hex digits (a 256-bit PDQ hash)")
+        if self.pdq_quality is not None and not 0 <= self.pdq_quality <= 100:
+            raise ValueError("`pdq_quality` must be between 0 and 100")
+
+
+MAX_FRAME_SIDE = 4096
+MAX_IMAGE_BYTES = 2_000_000  # an encoded keyframe; the decoded size is bounded by MAX_FRAME_SIDE too
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _is_image(b: bytes) -> bool:
+    """True when ``b`` starts like a JPEG, PNG or WebP file."""
+    return b[:3] == b"\xff\xd8\xff" or b[:8] == b"\x89PNG\r\n\x1a\n" or (b[:4] == b"RIFF" and b[8:12] == b"WEBP")
 
 
 class ChatPosted(EventBase, frozen=True, tag="chat_posted"):

@@ -2,7 +2,8 @@
 
 One stream per deployment (``FW_<run>``) holds:
 
-- ``fw.<run>.events.<p>``: a partition's event batches, many events per message (JSON). Besides the
+- ``fw.<run>.events.<p>``: a partition's event batches, many events per message (msgpack, so frames'
+  pixels, images and hashes travel as bytes; a JSON array is read too). Besides the
   platform's events, the coordinator's notices and bank edits for that partition land here too.
 - ``fw.<run>.sketch.<p>``: the partition's sketches for the coordinator (msgpack; hashes and keys).
 - ``fw.<run>.dead``: malformed input, with the reason.
@@ -26,7 +27,7 @@ from floodwall.coordination.partition import (
     parse_case_id,
     partition_of,
 )
-from floodwall.events import DeadLetter, Event, LogEvent, Sketch, encode_event
+from floodwall.events import DeadLetter, Event, LogEvent, Sketch
 
 __all__ = ["JetStreamLog", "Partitioner", "case_id", "decode_batch", "encode_batches", "ensure_stream",
            "events_subject", "parse_case_id", "partition_of", "sketch_subject", "stream_name"]
@@ -35,6 +36,8 @@ MAX_MESSAGE = 800_000  # bytes per JetStream message; NATS refuses payloads over
 _RUN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 _batch_decoder = msgspec.json.Decoder(list[LogEvent])
+_batch_msgpack_decoder = msgspec.msgpack.Decoder(list[LogEvent])
+_event_msgpack_encoder = msgspec.msgpack.Encoder()
 _sketch_encoder = msgspec.msgpack.Encoder()
 _sketch_decoder = msgspec.msgpack.Decoder(Sketch)
 
@@ -77,25 +80,33 @@ def decode_sketch(payload: bytes) -> Sketch:
 
 
 def encode_batches(events: Sequence[Event], limit: int = MAX_MESSAGE) -> list[bytes]:
-    """JSON arrays of events, each under ``limit`` bytes (one message each)."""
+    """msgpack arrays of events, each under ``limit`` bytes (one message each)."""
     out: list[bytes] = []
     parts: list[bytes] = []
-    size = 2
+    size = 5  # the array header
     for ev in events:
-        b = encode_event(ev)
-        if parts and size + len(b) + 1 > limit:
-            out.append(b"[" + b",".join(parts) + b"]")
-            parts, size = [], 2
+        b = _event_msgpack_encoder.encode(ev)
+        if parts and size + len(b) > limit:
+            out.append(_msgpack_array(parts))
+            parts, size = [], 5
         parts.append(b)
-        size += len(b) + 1
+        size += len(b)
     if parts:
-        out.append(b"[" + b",".join(parts) + b"]")
+        out.append(_msgpack_array(parts))
     return out
 
 
+def _msgpack_array(parts: list[bytes]) -> bytes:
+    """A msgpack array of already-encoded items (array 32 header: length big-endian)."""
+    return b"\xdd" + len(parts).to_bytes(4, "big") + b"".join(parts)
+
+
 def decode_batch(payload: bytes) -> list[LogEvent]:
-    """The events of one message (validated again: the log may hold anything)."""
-    return _batch_decoder.decode(payload)
+    """The events of one message (validated again: the log may hold anything); msgpack or a JSON array."""
+    # A JSON batch starts with "[" (possibly after whitespace); a msgpack array never does.
+    if payload[:1] in (b"[", b" ", b"\n", b"\t", b"\r"):
+        return _batch_decoder.decode(payload)
+    return _batch_msgpack_decoder.decode(payload)
 
 
 class JetStreamLog:

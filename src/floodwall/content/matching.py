@@ -47,12 +47,15 @@ class FrameMatcher:
         self.min_quality = int(min_quality)
 
     def match_frames(
-        self, pixels: np.ndarray, hashes: np.ndarray, mirrored: np.ndarray, quality: np.ndarray
+        self, pixels: np.ndarray | None, hashes: np.ndarray, mirrored: np.ndarray, quality: np.ndarray
     ) -> FrameMatches:
-        """Bank results for frames (n, h, w, 3) with their plain PDQ hashes, mirror hashes and quality."""
+        """Bank results for frames (n, h, w, 3) with their plain PDQ hashes, mirror hashes and quality.
+
+        ``pixels`` None: hashes computed at the edge, matched as plain PDQ and mirror (no robust views).
+        """
         n = len(hashes)
         good = np.asarray(quality) >= self.min_quality
-        if self.robust is None:
+        if self.robust is None or pixels is None:
             # Views (plain, mirror) share the frame's quality; queries side-major as BankSet gets them.
             m = self.banks.match(np.concatenate([hashes, mirrored]))
             order = np.arange(2 * n).reshape(2, n).T.ravel()

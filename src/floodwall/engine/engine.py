@@ -19,8 +19,9 @@ import numpy as np
 from floodwall.adapters.enforcer import Enforcer
 from floodwall.clock import Clock
 from floodwall.content.bank import BankSet, HashBank
+from floodwall.content.frames import frame_groups, frame_rgb
 from floodwall.content.matching import FrameMatcher
-from floodwall.content.pdq import hash_frames, to_hex_many
+from floodwall.content.pdq import to_hex_many
 from floodwall.content.robust import RobustMatcher
 from floodwall.coordination.clusters import ContentClusters
 from floodwall.coordination.partition import RemoteView, SketchBuffer, count_within
@@ -156,6 +157,7 @@ class Engine:
         self.events = 0
         self.frames = 0
         self.frames_hashed = 0
+        self.frames_undecodable = 0  # image frames left out: the image did not decode
         self.reports_received = 0
         self.reports_accepted = 0
         self.verdicts = 0
@@ -612,13 +614,12 @@ class Engine:
         if not self.settings.content:
             return
         # Every frame is hashed, also one whose room ended in this batch: its hash is evidence too.
-        by_size: dict[tuple[int, int], list[FrameSampled]] = defaultdict(list)
-        for f in frames:
-            by_size[(f.height, f.width)].append(f)
-        for (h, w), group in by_size.items():
+        # content/frames.py: raw pixels and decoded images grouped by size, edge PDQ hashes as sent.
+        batch = frame_groups(frames)
+        self.frames_undecodable += len(batch.undecodable)
+        for g in batch:
+            group, pixels, hashes, quality, mirrored = g.frames, g.pixels, g.hashes, g.quality, g.mirrored
             self.frames_hashed += len(group)
-            pixels = np.frombuffer(b"".join(f.pixels for f in group), dtype=np.uint8).reshape(len(group), h, w, 3)
-            hashes, quality, mirrored = hash_frames(pixels, with_mirror=True)
             live = np.fromiter((f.stream in self.streams and self.streams[f.stream].live for f in group),
                                dtype=bool, count=len(group))
             if not live.any():
@@ -626,8 +627,10 @@ class Engine:
             if not live.all():
                 idx = np.flatnonzero(live)
                 group = [group[i] for i in idx]
-                pixels, hashes, quality, mirrored = pixels[idx], hashes[idx], quality[idx], mirrored[idx]
-            scores = self.classifier.score(group, pixels) if self.classifier is not None else None
+                hashes, quality, mirrored = hashes[idx], quality[idx], mirrored[idx]
+                pixels = pixels[idx] if pixels is not None else None
+            # Hash-only frames have no pixels to score: the classifier sees the others.
+            scores = self.classifier.score(group, pixels) if self.classifier is not None and pixels is not None else None
             self._content(group, pixels, hashes, mirrored, quality, scores)
 
     def _content(self, group, pixels, hashes, mirrored, quality, scores) -> None:
@@ -826,10 +829,11 @@ class Engine:
             f = st.last_frame
             if self.matcher.robust is not None and f is not None:
                 # Derived views (crops, rotations) of the latest frame, under the same source so an undo withdraws them.
-                px = np.frombuffer(f.pixels, dtype=np.uint8).reshape(f.height, f.width, 3)
-                derived, notes = self.matcher.bank_views(px)
-                self.banks[bank].add(derived, source=source, added_at=self._now, note=notes)
-                banked = np.concatenate([banked, np.asarray(derived, dtype=np.uint64).reshape(-1, 4)])
+                px = frame_rgb(f)  # None for a hash-only frame: nothing to derive views from
+                if px is not None:
+                    derived, notes = self.matcher.bank_views(px)
+                    self.banks[bank].add(derived, source=source, added_at=self._now, note=notes)
+                    banked = np.concatenate([banked, np.asarray(derived, dtype=np.uint64).reshape(-1, 4)])
         if self.sketch is not None:  # other partitions: the same bank entries (derived views too), cluster and ring
             self.sketch.confirmed.append(Confirmed(st.id, st.account, bank, source, to_hex_many(banked)))
         if self.clusters is not None:

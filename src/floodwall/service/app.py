@@ -26,11 +26,11 @@ from floodwall.content.bank import parse_hash_lines
 from floodwall.events import DeadLetter, Event, EventError, StreamStarted, decode_event
 from floodwall.service.auth import ApiError, require_scope
 from floodwall.service.backends import Backend
+from floodwall.wire import body_format, decode_checked, raw_text, split_batch
 
 log = logging.getLogger("floodwall.api")
 
 MAX_EVENTS = 50_000  # per ingest request
-_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 class DecisionIn(BaseModel):
@@ -164,23 +164,26 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
 
     @app.post("/v1/events", tags=["events"], status_code=202, openapi_extra=_body(schemas["batch"]))
     async def ingest(request: Request, key: ApiKey = Depends(require_scope("ingest"))):
-        """Ingest a JSON array of events; malformed ones are rejected by index and kept as dead letters."""
+        """Ingest an array of events (JSON, or msgpack as application/msgpack); bad ones are rejected by index, kept as dead letters."""
+        fmt = body_format(request.headers.get("content-type"))
+        if fmt is None:
+            raise ApiError(415, "unsupported_media_type",
+                           "send application/json or application/msgpack (an array of events)")
         body = await request.body()
         try:
-            raws = _raw_list.decode(body)
-        except msgspec.DecodeError as exc:
-            raise ApiError(400, "invalid_body", f"the body must be a JSON array of events: {exc}") from None
+            raws = split_batch(body, fmt)
+        except ValueError as exc:
+            raise ApiError(400, "invalid_body", str(exc)) from None
         if len(raws) > MAX_EVENTS:
             raise ApiError(413, "too_many_events", f"{len(raws)} events; at most {MAX_EVENTS} per request")
         good: list[Event] = []
         rejected, dead = [], []
         for i, raw in enumerate(raws):
             try:
-                good.append(decode_event(raw))
+                good.append(decode_checked(raw, fmt))
             except EventError as err:
                 rejected.append({"index": i, "field": err.field, "reason": err.reason})
-                dead.append(DeadLetter(raw=bytes(raw).decode("utf-8", "replace")[:10_000], field=err.field,
-                                       reason=err.reason, line=i))
+                dead.append(DeadLetter(raw=raw_text(raw, fmt)[:10_000], field=err.field, reason=err.reason, line=i))
         if dead:
             await backend.dead(dead)
             metrics.events_in.labels("rejected").inc(len(dead))
