@@ -10,6 +10,25 @@ from pathlib import Path
 from floodwall.engine.policy import PolicyError, load_policy
 
 
+def _scale(text: str) -> float:
+    """An argparse type: a fraction of the platform's size, in (0, 1]."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < x <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} must be in (0, 1]: a fraction of the platform's size")
+    return x
+
+
+def _missing_files(command: str, **paths: str | None) -> str | None:
+    """An error line naming the first given option whose file does not exist, else None."""
+    for opt, path in paths.items():
+        if path is not None and not Path(path).is_file():
+            return f"floodwall {command}: --{opt} {path}: no such file"
+    return None
+
+
 def _replay(args: argparse.Namespace) -> int:
     from floodwall.engine.signals import PhoneRanges
     from floodwall.sim.replay import backtest, run_replay
@@ -21,7 +40,11 @@ def _replay(args: argparse.Namespace) -> int:
     policies = args.policy or ["manual", "floodwall"]
     for name in policies:
         load_policy(name)  # fail fast on a bad policy, before minutes of simulation
-    if args.events:
+    if args.events or args.labels:
+        bad = _missing_files("replay", events=args.events, labels=args.labels)
+        if bad or not args.events:
+            print(bad or "floodwall replay: --labels needs --events (labels score a backtest)", file=sys.stderr)
+            return 2
         report = backtest(args.events, policies, labels_path=args.labels, store_url=args.store,
                           progress=not args.quiet)
         print(json.dumps(report, indent=2))
@@ -77,12 +100,17 @@ def _serve_replay(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from floodwall.sim.replay import record_events
+    from floodwall.sim.record import ASK_ABOVE, record
     from floodwall.sim.scenario import load_scenario
 
-    n = record_events(load_scenario(args.scenario), args.policy, seed=args.seed, scale=args.scale, path=args.out,
-                      progress=not args.quiet)
-    print(f"{n} events written to {args.out}")
+    out = record(load_scenario(args.scenario), args.policy, seed=args.seed, scale=args.scale, out=args.out,
+                 frames=args.frames, yes=args.yes, progress=not args.quiet)
+    if not out.written:
+        print(f"floodwall record: {out.bytes / 1e6:.0f} MB is over {ASK_ABOVE / 1e6:.0f} MB; nothing written. "
+              "Add --yes to write it, or use --frames pdq (the smallest) or a smaller --scale.", file=sys.stderr)
+        return 2
+    print(f"{out.events} events written to {out.events_path}; attack stream ids ({out.attack_streams}) "
+          f"to {out.labels_path}")
     return 0
 
 
@@ -252,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("scenario", nargs="?", help="scenario name (e.g. kuaishou-2025-12-22) or .toml file")
     rp.add_argument("--policy", action="append", help="policy name or .toml file; repeat to compare (first is the baseline)")
     rp.add_argument("--seed", type=int, default=1)
-    rp.add_argument("--scale", type=float, default=0.1, help="fraction of the platform's size (default 0.1)")
+    rp.add_argument("--scale", type=_scale, default=0.1, help="fraction of the platform's size, in (0, 1] (default 0.1)")
     rp.add_argument("--json", help="write the JSON report here")
     rp.add_argument("--html", help="write the HTML report (with plots) here")
     rp.add_argument("--events", help="backtest: a JSON Lines file of a platform's recorded events")
@@ -272,12 +300,17 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--port", type=int, default=8000, help="--serve: port to listen on")
     rp.set_defaults(func=_replay)
 
-    rc = sub.add_parser("record", help="write the events of a simulated replay to JSON Lines (for backtests)")
+    rc = sub.add_parser("record", help="write the events of a simulated replay to JSON Lines (for backtests), "
+                                       "and NAME.labels.txt (the attack streams' ids) beside it")
     rc.add_argument("scenario")
-    rc.add_argument("--out", required=True)
+    rc.add_argument("--out", required=True, help="NAME.jsonl; the labels go to NAME.labels.txt")
     rc.add_argument("--policy", default="manual")
     rc.add_argument("--seed", type=int, default=1)
-    rc.add_argument("--scale", type=float, default=0.02)
+    rc.add_argument("--scale", type=_scale, default=0.02, help="fraction of the platform's size, in (0, 1]")
+    rc.add_argument("--frames", default="pdq", choices=["pdq", "jpeg", "webp", "raw"],
+                    help="how frames are written: pdq (hash, quality, mirror hash; smallest, default), jpeg or "
+                         "webp (pixels for robust policies and image models), raw (base64 RGB, largest)")
+    rc.add_argument("--yes", action="store_true", help="write even when the log is over 250 MB")
     rc.add_argument("--quiet", action="store_true")
     rc.set_defaults(func=_record)
 
@@ -319,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ValueError as exc:
         print(f"floodwall: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an unwritable --out, a vanished file: one line, not a traceback
+        print(f"floodwall: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 2
 
 

@@ -6,8 +6,6 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tqdm import tqdm
-
 from floodwall.adapters.enforcer import RecordingEnforcer
 from floodwall.adapters.eventlog import InProcessLog, read_jsonl, write_jsonl
 from floodwall.adapters.notifiers import FlakyNotifier, RecordingNotifier
@@ -18,6 +16,7 @@ from floodwall.engine.engine import Engine
 from floodwall.engine.policy import Policy, load_policy
 from floodwall.engine.signals import PhoneRanges
 from floodwall.events import DeadLetters, Event, FrameSampled, StreamStarted
+from floodwall.progress import tqdm  # tqdm on a terminal, whole lines in a log file
 from floodwall.response.incident import IncidentResponse
 from floodwall.response.outbox import DeliveryWorker, Outbox
 from floodwall.sim.classifier import DeclaredClassifier
