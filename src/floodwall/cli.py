@@ -114,6 +114,13 @@ def _record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from floodwall.schema import events_markdown, events_schema
+
+    print(events_markdown() if args.markdown else json.dumps(events_schema(), indent=2))
+    return 0
+
+
 def _check_policy(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     print(f"policy {policy.name}: {len(policy.rules)} rules OK ({sum(r.shadow for r in policy.rules)} shadow)")
@@ -313,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     rc.add_argument("--yes", action="store_true", help="write even when the log is over 250 MB")
     rc.add_argument("--quiet", action="store_true")
     rc.set_defaults(func=_record)
+
+    sc = sub.add_parser("schema", help="the event reference: JSON Schema generated from events.py")
+    sc.add_argument("what", choices=["events"])
+    sc.add_argument("--markdown", action="store_true", help="the Markdown of docs/events.md instead")
+    sc.set_defaults(func=_schema)
 
     cp = sub.add_parser("check-policy", help="validate a policy file")
     cp.add_argument("policy")

@@ -119,7 +119,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
             await backend.stop()
 
     app = FastAPI(title=title, version="1", lifespan=lifespan,
-                  description="Floodwall: events in, verdicts and actions out. Every call but /healthz, "
+                  description="Floodwall: events in, verdicts and actions out. Every call but /healthz, /v1/schema/events, "
                               "/readyz and /metrics needs an API key (Authorization: Bearer fw_...).")
     app.state.backend = backend
     app.state.keys = keys
@@ -195,6 +195,13 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
             return JSONResponse({"error": {"type": "invalid_events", "message": "no event in the batch was valid",
                                            **out}}, status_code=422)
         return out
+
+    @app.get("/v1/schema/events", tags=["events"])
+    async def event_schema() -> Response:
+        """JSON Schema of one event (every type), generated from events.py; no key needed."""
+        from floodwall.schema import events_schema
+
+        return Response(msgspec.json.encode(events_schema()), media_type="application/schema+json")
 
     @app.post("/v1/gate", tags=["gate"], openapi_extra=_body(schemas["started"]))
     async def gate(request: Request, key: ApiKey = Depends(require_scope("gate"))):
