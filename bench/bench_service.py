@@ -8,6 +8,7 @@ instead and prints the RSS of the API and workers at the start and the end.
 
     python bench/bench_service.py --minutes 12 --gate-seconds 10 --gate-rps 500
     python bench/bench_service.py --soak 600 --rate 300
+    python bench/bench_service.py --frame-forms --minutes 2   # bytes a frame, events/s: raw, JPEG, PDQ; JSON, msgpack
 
 Needs PostgreSQL (127.0.0.1:5432) and NATS with JetStream (127.0.0.1:4222): scripts/services.sh.
 """
@@ -247,14 +248,15 @@ class Deployment:
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
 
 
-async def post_all(port: int, secret: str, bodies: list[bytes], concurrency: int) -> int:
+async def post_all(port: int, secret: str, bodies: list[bytes], concurrency: int,
+                   content_type: str = "application/json") -> int:
     """Post every body (``concurrency`` in flight); returns events accepted."""
     accepted = 0
     q: asyncio.Queue = asyncio.Queue()
     for b in bodies:
         q.put_nowait(b)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
-                                 headers={"Authorization": f"Bearer {secret}", "content-type": "application/json"}) as cl:
+                                 headers={"Authorization": f"Bearer {secret}", "content-type": content_type}) as cl:
         async def poster():
             nonlocal accepted
             while not q.empty():
@@ -304,6 +306,45 @@ def throughput(workers: int, bodies: list[bytes], n_events: int, logdir: Path, c
     except BaseException:
         d.close()
         raise
+
+
+FRAME_FORMS = (("raw JSON", "raw", "json"), ("JPEG JSON", "jpeg", "json"), ("raw msgpack", "raw", "msgpack"),
+               ("JPEG msgpack", "jpeg", "msgpack"), ("PDQ JSON", "pdq", "json"), ("PDQ msgpack", "pdq", "msgpack"))
+
+
+def frame_forms(events: list, chunk: int, concurrency: int, logdir: Path) -> list[dict]:
+    """Bytes per frame and ingest events/s of the embedded API for each frame form and encoding."""
+    from floodwall.events import FrameSampled, encode_event
+    from floodwall.sim.record import compact_frames
+    from floodwall.wire import encode_msgpack
+
+    out = []
+    for label, form, enc in FRAME_FORMS:
+        evs = compact_frames(events, form)
+        frames = [e for e in evs if type(e) is FrameSampled]
+        one = encode_event if enc == "json" else (lambda e: encode_msgpack([e])[1:])  # drop the array header
+        per_frame = sum(len(one(f)) for f in frames) / max(1, len(frames))
+        if enc == "json":
+            bodies = chunks(evs, chunk)
+        else:
+            bodies = [encode_msgpack(evs[i:i + chunk]) for i in range(0, len(evs), chunk)]
+        d = Deployment(0, logdir, embedded=True)
+        try:
+            t0 = time.perf_counter()
+            accepted = asyncio.run(post_all(d.port, d.secret, bodies, concurrency,
+                                            "application/json" if enc == "json" else "application/msgpack"))
+            wall = time.perf_counter() - t0
+        finally:
+            d.close()
+        out.append({"form": label, "bytes_per_frame": per_frame, "mb": sum(map(len, bodies)) / 1e6,
+                    "events": accepted, "events_per_s": accepted / wall})
+        print(f"{label:13} {per_frame:8.0f} B/frame  {out[-1]['mb']:7.1f} MB  {accepted} events in {wall:.1f} s = "
+              f"{accepted / wall:.0f} events/s ingest (embedded API)", flush=True)
+    base = out[0]
+    for r in out[1:]:
+        print(f"  {r['form']:13} vs raw JSON: {base['bytes_per_frame'] / r['bytes_per_frame']:.1f}x fewer bytes a frame, "
+              f"{r['events_per_s'] / base['events_per_s']:.2f}x events/s")
+    return out
 
 
 class RawHttp:
@@ -460,6 +501,8 @@ def main() -> None:
     ap.add_argument("--backlog", action="store_true",
                     help="only the workers' drain rate: fill the log first, then start 1, then 2 workers")
     ap.add_argument("--rate", type=float, default=300, help="--soak: events per second")
+    ap.add_argument("--frame-forms", action="store_true",
+                    help="bytes a frame and ingest events/s for raw/JPEG/PDQ frames in JSON and msgpack (embedded API)")
     ap.add_argument("--logs", default="/tmp/fw-bench-logs")
     args = ap.parse_args()
     logdir = Path(args.logs)
@@ -469,6 +512,9 @@ def main() -> None:
     frames = sum(type(e).__name__ == "FrameSampled" for e in events)
     print(f"{len(events)} events ({frames} frames of 64x64) from {args.minutes:g} min of the tiny scenario "
           f"in {time.perf_counter() - t:.1f} s; {os.cpu_count()} CPUs")
+    if args.frame_forms:
+        frame_forms(events, args.chunk, args.concurrency, logdir)
+        return
     if args.soak:
         soak(args.soak, args.rate, events, logdir, workers=2)
         return

@@ -44,12 +44,15 @@ class OutboxEnforcer:
         self.recent: deque[ActionOrder] = deque(maxlen=keep)
         self.metrics = metrics
         self.muted = False  # a worker rebuilding its state from the log re-sends nothing
+        self.forward = None  # --orders-webhook: OrdersWebhook.submit (queues; never blocks the engine)
 
     def apply(self, orders: Sequence[ActionOrder]) -> None:
         """Keep the orders (bounded) and count them by kind."""
         if self.muted:
             return
         self.recent.extend(orders)
+        if self.forward is not None:
+            self.forward(orders)
         if self.metrics is not None:
             for o in orders:
                 self.metrics.actions.labels(o.action).inc()

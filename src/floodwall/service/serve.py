@@ -24,11 +24,13 @@ log = logging.getLogger("floodwall.service")
 
 def build_backend(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
                   policy: str = "floodwall", clock: str = "wall", tick: float = 0.15, notify: str | None = None,
-                  image_model: str = "none") -> Backend:
+                  image_model: str = "none", orders_webhook: str | None = None) -> Backend:
     """The embedded backend (``log_url == "memory"``) or the NATS one (``nats://...``)."""
     metrics = Metrics()
     store = open_store(store_url, run)
     if log_url.startswith("nats://"):
+        if orders_webhook:  # workers, not the API, hold the engines there: not wired yet
+            raise ValueError("--orders-webhook works with the embedded service (--log memory) only")
         return NatsBackend(log_url, run, partitions, store, metrics)
     if log_url != "memory":
         raise ValueError(f"--log must be 'memory' or a nats:// URL, not {log_url!r}")
@@ -44,7 +46,12 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
     # queued in the store's outbox (delivered by the courier when a --notify channel is given).
     responder = IncidentResponse.for_policy(policy, clk.now(), Outbox(store.engine, run=run),
                                             audit=AuditLog(store.engine, "ops"))
-    engine = build_engine(policy, clock=clk, store=CountingStore(store, metrics), enforcer=OutboxEnforcer(metrics),
+    enforcer = OutboxEnforcer(metrics)
+    if orders_webhook:  # orders POSTed to the platform as well as kept in the actions table
+        from floodwall.service.orders_webhook import OrdersWebhook
+
+        enforcer.forward = OrdersWebhook(orders_webhook).submit
+    engine = build_engine(policy, clock=clk, store=CountingStore(store, metrics), enforcer=enforcer,
                           responder=responder, image_model=image_model)
     backend = EmbeddedBackend(Hub(engine), store, metrics, tick=tick)
     if notify:
@@ -66,10 +73,12 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
 
 def build_app(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
               policy: str = "floodwall", clock: str = "wall", tick: float = 0.15,
-              extra_routers: tuple[APIRouter, ...] = (), notify: str | None = None, image_model: str = "none") -> FastAPI:
+              extra_routers: tuple[APIRouter, ...] = (), notify: str | None = None, image_model: str = "none",
+              orders_webhook: str | None = None) -> FastAPI:
     """The whole app from command-line settings."""
     backend = build_backend(store_url=store_url, log_url=log_url, run=run, partitions=partitions, policy=policy,
-                            clock=clock, tick=tick, notify=notify, image_model=image_model)
+                            clock=clock, tick=tick, notify=notify, image_model=image_model,
+                            orders_webhook=orders_webhook)
     if isinstance(backend, EmbeddedBackend):  # the people-facing pages need the engine in this process
         extra_routers = (*people_routers(backend), *extra_routers)
     return create_app(backend, KeyStore(backend.store.engine), extra_routers=extra_routers)
