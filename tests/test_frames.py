@@ -8,14 +8,14 @@ import msgspec
 import numpy as np
 import pytest
 from PIL import Image
+from test_engine import Harness
 
 from floodwall.adapters.nats_log import decode_batch, encode_batches
 from floodwall.content.frames import MAX_PIXELS, FrameError, check_image, decode_image, encode_image, frame_groups
 from floodwall.content.pdq import hamming, hash_frames, to_hex
 from floodwall.events import EventError, FrameSampled, decode_event, encode_event
-from floodwall.wire import body_format, decode_checked, decode_msgpack_event, encode_msgpack, split_batch
-from tests.test_engine import Harness
 from floodwall.sim.render import CLIP, MERCHANT, Renderer
+from floodwall.wire import body_format, decode_checked, decode_msgpack_event, encode_msgpack, split_batch
 
 HEX = "a" * 64
 
@@ -232,3 +232,16 @@ def test_image_frames_are_matched_and_a_bad_image_never_stops_the_engine(clip, f
     h.send(_fs(h, "s-bad", "bad", image=img))
     assert h.actions("takedown") == {"s-bad"}
     assert h.engine.frames_undecodable == 1
+
+
+def test_reviewer_sees_an_image_frame_and_a_hash_only_frame_has_no_picture(clip) -> None:
+    from floodwall.review.console import frame_png
+
+    h = _engine_with_banked_clip(clip)
+    h.send(_fs(h, "s-good", "good", image=encode_image(clip, "webp")))
+    png = frame_png(h.engine, "s-good")
+    assert Image.open(io.BytesIO(png)).size == (128, 128)
+    (hb,), _ = hash_frames(clip[None])
+    h.send(_fs(h, "s-good", "good", pdq=to_hex(hb)))
+    with pytest.raises(KeyError):
+        frame_png(h.engine, "s-good")

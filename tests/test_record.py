@@ -56,15 +56,26 @@ def test_labels_path_sits_beside_the_log(tmp_path) -> None:
     assert rec.labels_path("plain") .name == "plain.labels.txt"
 
 
-def test_record_refuses_a_large_log_without_yes_then_writes_log_and_labels(tmp_path, monkeypatch, capsys) -> None:
+def test_record_refuses_a_large_log_without_yes(tmp_path, monkeypatch, capsys, frames) -> None:
+    def fake_replay(*a, record=None, keep=None, **k):  # the gate, not the simulation, is under test here
+        record(list(frames))
+        keep.update(platform=type("P", (), {"streams": {}})())
+
+    monkeypatch.setattr("floodwall.sim.replay.run_policy", fake_replay)
+    monkeypatch.setattr(rec, "ASK_ABOVE", 400)  # bytes: two pdq frames (~500 B) are "large" here
     out = tmp_path / "k.jsonl"
-    args = ["record", "kuaishou-2025-12-22", "--scale", "0.002", "--out", str(out), "--quiet"]
-    monkeypatch.setattr(rec, "ASK_ABOVE", 1000)  # bytes: every log is "large" here
+    args = ["record", "kuaishou-2025-12-22", "--out", str(out), "--quiet"]
     assert main(args) == 2
     err = capsys.readouterr()
     assert "MB to write" in err.out and "--yes" in err.err
     assert not out.exists() and not rec.labels_path(out).exists()
-    assert main([*args, "--yes"]) == 0
+    assert main([*args, "--frames", "raw", "--yes"]) == 0  # --yes writes even the largest form
+    assert out.stat().st_size > 2 * 64 * 64 * 3
+
+
+def test_record_writes_a_compact_log_and_its_labels_for_a_backtest(tmp_path) -> None:
+    out = tmp_path / "k.jsonl"
+    assert main(["record", "kuaishou-2025-12-22", "--scale", "0.002", "--out", str(out), "--quiet"]) == 0
     dead = DeadLetters()
     events = list(read_jsonl(out, dead))
     assert not len(dead) and events

@@ -12,7 +12,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -129,8 +128,12 @@ def frame_png(engine: Engine, sid: str, scale: int = 2) -> bytes:
     f = st.last_frame if st is not None else None
     if f is None:
         raise KeyError(sid)
-    px = np.frombuffer(f.pixels, dtype=np.uint8).reshape(f.height, f.width, 3)
-    img = Image.fromarray(px).resize((f.width * scale, f.height * scale), Image.NEAREST)
+    from floodwall.content.frames import frame_rgb
+
+    px = frame_rgb(f)  # raw pixels or a decoded image; a hash-only frame has nothing to show
+    if px is None:
+        raise KeyError(sid)
+    img = Image.fromarray(px).resize((px.shape[1] * scale, px.shape[0] * scale), Image.NEAREST)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
