@@ -107,3 +107,24 @@ def test_other_content_types_and_broken_msgpack_are_refused(svc):
     r = client.post("/v1/events", content=msgspec.msgpack.encode([1, "x", {"type": 3}]),
                     headers={**bearer(s["ingest"]), "Content-Type": "application/msgpack"})
     assert r.status_code == 422 and len(r.json()["error"]["rejected"]) == 3
+
+
+def test_compact_frames_through_jetstream_and_workers(clip):
+    """msgpack batch -> JetStream (msgpack messages) -> workers: edge hash and JPEG taken down, a bad image survived."""
+    from service_helpers import nats_deployment
+
+    with nats_deployment() as (client, s, _, _):
+        (h,), (q,) = hash_frames(clip[None])
+        r = client.post("/v1/banks/confirmed/hashes", json={"hashes": [to_hex(h)]}, headers=bearer(s["operate"]))
+        assert r.status_code == 200
+        now = time.time()
+        jpeg = encode_image(clip, "jpeg")
+        batch = _room("n-hash", "na1", now) + _room("n-jpeg", "na2", now)
+        batch += [_frame("nf0", "n-jpeg", "na2", now, image=jpeg[: len(jpeg) // 2]),  # header fine, body cut
+                  _frame("nf1", "n-hash", "na1", now, pdq=to_hex(h), pdq_quality=int(q)),
+                  _frame("nf2", "n-jpeg", "na2", now + 1, image=jpeg)]
+        r = client.post("/v1/events", content=msgspec.msgpack.encode(batch),
+                        headers={**bearer(s["ingest"]), "Content-Type": "application/msgpack"})
+        assert r.status_code == 202 and r.json()["accepted"] == 7, r.text
+        _takedown(client, s, "n-hash")
+        _takedown(client, s, "n-jpeg")
