@@ -233,14 +233,16 @@ def test_a_hash_added_through_hma_takes_down_the_next_room_that_shows_it(svc):
     now = time.time()
     ingest = bearer(s["ingest"])
     # Before: a room showing the photo stays up (nothing banked yet).
-    assert httpx.post(url + "/v1/events", json=_frame_events("before", "a1", ORIG, now), headers=ingest).status_code == 202
+    r = httpx.post(url + "/v1/events", json=_frame_events("before", "a1", ORIG, now), headers=ingest)
+    assert r.status_code == 202
     wait_for(lambda: httpx.get(f"{url}/v1/decisions/before", headers=bearer(s["review"])).json()["verdicts"])
     time.sleep(0.5)
     assert "takedown" not in _actions(url, s["review"], "before")
 
     hma.create_bank("NCII")
     hma.add_hash("NCII", ORIG_PDQ)  # a hash from a partner, no photo
-    assert httpx.post(url + "/v1/events", json=_frame_events("after", "a2", ORIG, now + 5), headers=ingest).status_code == 202
+    r = httpx.post(url + "/v1/events", json=_frame_events("after", "a2", ORIG, now + 5), headers=ingest)
+    assert r.status_code == 202
     wait_for(lambda: "takedown" in _actions(url, s["review"], "after"))
     verdicts = httpx.get(f"{url}/v1/decisions/after", headers=bearer(s["review"])).json()["verdicts"]
     assert any("bank-match" in v["rules"] for v in verdicts)

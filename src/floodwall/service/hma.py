@@ -117,6 +117,35 @@ async def _json_body(request: Request) -> dict:
     return body
 
 
+def _q(name: str, description: str, *, required: bool = False, kind: str = "string") -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": {"type": kind}}
+
+
+def _doc(*params: dict, body: dict | None = None, photo: bool = False) -> dict:
+    """OpenAPI for a route that reads its own query and body (so HMA's 400s stay HMA's, not FastAPI's 422s)."""
+    out: dict = {"parameters": list(params)}
+    if photo:
+        out["requestBody"] = {"content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["photo"],
+            "properties": {"photo": {"type": "string", "format": "binary"},
+                           "metadata": {"type": "string", "description": "JSON: content_id, content_uri, json"}}}}}}
+    elif body is not None:
+        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return out
+
+
+_PDQ = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
+_SIGNAL = (_q("signal_type", "pdq", required=True), _q("signal", "PDQ hash, 64 hex digits", required=True))
+_COIN = (_q("bypass_coinflip", "true: check every bank whatever its enabled ratio", kind="boolean"),
+         _q("seed", "seed of the coinflip against each bank's enabled ratio"),
+         _q("banks", "comma-separated bank names to restrict to"))
+_ROBUST = _q("robust", "Floodwall: also find mirrored, cropped and padded copies (docs/hma.md)", kind="boolean")
+_URL = _q("url", "photo to fetch (only where the server runs with --hma-fetch-urls)")
+_BANK_BODY = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$"},
+                                               "enabled_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+                                               "enabled": {"type": "boolean"}}}
+
+
 class _Hma:
     """The routes' shared state: backend, HMA tables, URL fetching switch."""
 
@@ -293,14 +322,14 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
 
     # ---- hashing ----------------------------------------------------------------------------
 
-    @r.post("/h/hash")
+    @r.post("/h/hash", openapi_extra=_doc(photo=True))
     async def hash_post(request: Request, key: ApiKey = read) -> JSONResponse:
         """PDQ of a photo uploaded as multipart field ``photo``: ``{"pdq": hex}``."""
         pixels, _, _ = await hma.photo_from_request(request)
         h, _ = await anyio.to_thread.run_sync(photo_pdq, pixels)
         return _json_ok({"pdq": h})
 
-    @r.get("/h/hash")
+    @r.get("/h/hash", openapi_extra=_doc(_URL))
     async def hash_get(request: Request, key: ApiKey = read) -> JSONResponse:
         """PDQ of the photo at ``?url=`` (only where the server allows fetching URLs)."""
         url = request.query_params.get("url")
@@ -316,7 +345,8 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         seed = request.query_params.get("seed")
         return 0.0 if bypass else random.Random(seed).random()
 
-    @r.get("/m/lookup")
+    @r.get("/m/lookup", openapi_extra=_doc(_q("signal_type", "pdq"), _q("signal", "PDQ hash"), _URL, *_COIN,
+                                                   _ROBUST))
     async def lookup_get(request: Request, key: ApiKey = read) -> JSONResponse:
         """Banks' content within PDQ distance 31 of ``signal`` (or of the photo at ``url``)."""
         q = request.query_params
@@ -339,7 +369,7 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
             res = await hma.matches(from_hex(h)[None], robust=False, banks=banks, coinflip=coinflip(request, bypass))
         return _json_ok(res)
 
-    @r.post("/m/lookup")
+    @r.post("/m/lookup", openapi_extra=_doc(*_COIN, _ROBUST, photo=True))
     async def lookup_post(request: Request, key: ApiKey = read) -> JSONResponse:
         """Hash the uploaded photo and look it up: ``{"pdq": {bank: [{bank_content_id, distance}]}}``."""
         bypass = _flag(request, "bypass_coinflip")
@@ -349,7 +379,8 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         res = await hma.matches(queries, robust=robust, banks=_banks_param(request), coinflip=coinflip(request, bypass))
         return _json_ok({"pdq": res})
 
-    @r.get("/m/raw_lookup")
+    @r.get("/m/raw_lookup", openapi_extra=_doc(*_SIGNAL, _COIN[2],
+                                               _q("include_distance", "true: ids with distances", kind="boolean")))
     async def raw_lookup(request: Request, key: ApiKey = read) -> JSONResponse:
         """Content ids within distance 31 (bank ratios not checked): ``{"matches": [...]}``."""
         q = request.query_params
@@ -362,7 +393,8 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         flat = sorted((m for ms in res.values() for m in ms), key=lambda m: (int(m["distance"]), m["bank_content_id"]))
         return _json_ok({"matches": flat if with_distance else [m["bank_content_id"] for m in flat]})
 
-    @r.post("/m/compare")
+    @r.post("/m/compare", openapi_extra=_doc(body={"type": "object", "properties": {
+        "pdq": {"type": "array", "items": _PDQ, "minItems": 2, "maxItems": 2}}}))
     async def compare(request: Request, key: ApiKey = read) -> JSONResponse:
         """Distance between pairs of hashes: ``{"pdq": [a, b]}`` -> ``{"pdq": [matched, {"distance": n}]}``."""
         body = await _json_body(request)
@@ -385,7 +417,7 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         """Every HMA bank: ``[{name, matching_enabled_ratio}]``."""
         return _json_ok(await hma.call(hma.store.banks))
 
-    @r.post("/c/banks")
+    @r.post("/c/banks", openapi_extra=_doc(body={**_BANK_BODY, "required": ["name"]}))
     async def bank_create(request: Request, key: ApiKey = write) -> JSONResponse:
         """Create a bank (201); 400 for a bad name, 403 if it exists."""
         body = await _json_body(request)
@@ -410,7 +442,7 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         """One bank's settings (404 if none)."""
         return _json_ok(await hma.need_bank(bank_name))
 
-    @r.put("/c/bank/{bank_name}")
+    @r.put("/c/bank/{bank_name}", openapi_extra=_doc(body=_BANK_BODY))
     async def bank_update(bank_name: str, request: Request, key: ApiKey = write) -> JSONResponse:
         """Rename and/or set ``enabled`` / ``enabled_ratio``; the engine's bank moves with a rename."""
         await hma.need_bank(bank_name)
@@ -463,7 +495,7 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
                                        {"id": cid, "pdq": pdq_hex, "views": len(views)})
         return _json_ok({"id": cid, "signals": {"pdq": pdq_hex}})
 
-    @r.post("/c/bank/{bank_name}/content")
+    @r.post("/c/bank/{bank_name}/content", openapi_extra=_doc(_ROBUST, _URL, photo=True))
     async def bank_add_content(bank_name: str, request: Request, key: ApiKey = write) -> JSONResponse:
         """Add a photo (multipart ``photo`` or ``?url=``); ``robust=true`` also banks its derived views."""
         await hma.need_bank(bank_name)
@@ -473,7 +505,8 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         views = await anyio.to_thread.run_sync(derived_views, pixels) if robust else []
         return await add_signals(request, key, bank_name, h, views, meta, url)
 
-    @r.post("/c/bank/{bank_name}/signal")
+    @r.post("/c/bank/{bank_name}/signal", openapi_extra=_doc(body={"type": "object", "required": ["pdq"],
+                                                                               "properties": {"pdq": _PDQ}}))
     async def bank_add_signal(bank_name: str, request: Request, key: ApiKey = write) -> JSONResponse:
         """Add a hash: ``{"pdq": hex}``."""
         await hma.need_bank(bank_name)
@@ -485,7 +518,8 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
                 raise HmaError(400, f"No such signal type {st}")
         return await add_signals(request, key, bank_name, _check_pdq(body["pdq"]), [], None, None)
 
-    @r.get("/c/bank/{bank_name}/content/{content_id}")
+    @r.get("/c/bank/{bank_name}/content/{content_id}",
+           openapi_extra=_doc(_q("include_signals", "true: add the content's hash", kind="boolean")))
     async def bank_get_content(bank_name: str, content_id: str, request: Request, key: ApiKey = read) -> JSONResponse:
         """One content item: id, bank, disable_until_ts, metadata; ``include_signals=true`` adds its hash."""
         bank = await hma.need_bank(bank_name)
@@ -502,7 +536,8 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         return _json_ok(out)
 
     @r.delete("/c/bank/{bank_name}/content/{content_id}")
-    async def bank_delete_content(bank_name: str, content_id: str, request: Request, key: ApiKey = write) -> JSONResponse:
+    async def bank_delete_content(bank_name: str, content_id: str, request: Request,
+                                  key: ApiKey = write) -> JSONResponse:
         """Remove a content item: ``{"deleted": 1}`` (0 if the bank did not hold it)."""
         await hma.need_bank(bank_name)
         cid = _content_id(content_id)

@@ -143,7 +143,8 @@ class HmaStore:
         with self.engine.connect() as conn:
             plain = conn.execute(sa.select(hma_content.c.pdq).where(hma_content.c.run == self.run,
                                                                     hma_content.c.bank == name)).scalars().all()
-            derived = conn.execute(sa.select(hma_views.c.hash).join(hma_content, hma_views.c.content_id == hma_content.c.id)
+            derived = conn.execute(sa.select(hma_views.c.hash)
+                                   .join(hma_content, hma_views.c.content_id == hma_content.c.id)
                                    .where(hma_content.c.run == self.run, hma_content.c.bank == name)).scalars().all()
         return set(plain) | set(derived)
 
@@ -202,7 +203,8 @@ class HmaStore:
             sig = self._signature(conn)
             if self._index is not None and self._index.signature == sig:
                 return self._index
-            rows = conn.execute(sa.select(hma_content.c.id, hma_content.c.pdq).where(hma_content.c.run == self.run)).all()
+            rows = conn.execute(sa.select(hma_content.c.id, hma_content.c.pdq)
+                                .where(hma_content.c.run == self.run)).all()
             views = conn.execute(sa.select(hma_views.c.content_id, hma_views.c.hash).join(
                 hma_content, hma_views.c.content_id == hma_content.c.id).where(hma_content.c.run == self.run)).all()
         plain, robust = HashIndex(), HashIndex()
