@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         p.set_defaults(func=_level)
 
     _service_parsers(sub)
+    from floodwall.service.banks_client import add_parsers as banks_parsers  # banks import/export
+
+    banks_parsers(sub)
 
     args = parser.parse_args(argv)
     try:
