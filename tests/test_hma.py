@@ -323,3 +323,27 @@ def test_decoder_refuses_oversized_and_bomb_photos():
     Image.new("RGB", (3, 3)).save(tiny, format="PNG")
     with pytest.raises(MediaError, match="at least 5"):
         decode_photo(tiny.getvalue())
+
+
+def test_hma_under_the_nats_backend_reaches_every_worker():
+    from service_helpers import nats_deployment
+
+    with nats_deployment(coordinator=False) as (client, s, backend, workers):
+        curate = HmaClient("http://testserver/hma", s["operate"], client=client)
+        look = HmaClient("http://testserver/hma", s["gate"], client=client)
+        assert curate.create_bank("NATS_BANK") == {"name": "NATS_BANK", "matching_enabled_ratio": 1.0}
+        cid = curate.add_photo("NATS_BANK", ORIG)["id"]
+        hits = look.lookup_photo(DATA / "bridge-mods__blur-a-lot.jpg")["pdq"]["NATS_BANK"]
+        assert [h["bank_content_id"] for h in hits] == [cid]
+        # Every partition's engine got the hash through the log.
+        wait_for(lambda: all(_has(w, "NATS_BANK", ORIG_PDQ) for w in workers), timeout=20)
+        assert curate.remove_content("NATS_BANK", cid) == {"deleted": 1}
+        wait_for(lambda: not any(_has(w, "NATS_BANK", ORIG_PDQ) for w in workers), timeout=20)
+        assert look.lookup_photo(ORIG) == {"pdq": {}}
+
+
+def _has(worker, bank: str, h: str) -> bool:
+    try:
+        return h in worker.engine.banks[bank]
+    except KeyError:
+        return False
