@@ -294,7 +294,6 @@ def test_hash_by_url_only_when_the_server_allows_it(tmp_path):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(DATA)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        (tmp_path / "www").mkdir()
         photo_url = f"http://127.0.0.1:{httpd.server_port}/{ORIG.name}"
         with floodwall(tmp_path / "fw.db", hma_fetch_urls=True) as (url, s, _):
             c = httpx.Client(base_url=url + "/hma", headers=bearer(s["admin"]), timeout=60)
