@@ -161,7 +161,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     app = build_app(store_url=args.store, log_url=args.log, run=args.run, partitions=args.partitions,
                     policy=args.policy, clock=args.clock, tick=args.tick, notify=args.notify,
-                    image_model=args.image_model, orders_webhook=args.orders_webhook)
+                    image_model=args.image_model, orders_webhook=args.orders_webhook,
+                    hma_fetch_urls=args.hma_fetch_urls)
     run_server(app, args.host, args.port)
     return 0
 
@@ -234,6 +235,8 @@ def _service_parsers(sub) -> None:
     sv.add_argument("--orders-webhook", metavar="URL",
                     help="embedded: POST every action order (JSON {\"orders\": [...]}, Idempotency-Key header) "
                          "to this http(s) URL; they stay in the actions table too")
+    sv.add_argument("--hma-fetch-urls", action="store_true",
+                    help="let HMA's routes (/hma/h/hash?url=, ...) fetch photos from URLs callers give (off: 403)")
     sv.set_defaults(func=_serve)
     wk = sub.add_parser("worker", parents=[common], help="consume one JetStream partition through the engine")
     wk.add_argument("--log", default="nats://127.0.0.1:4222")
@@ -358,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         p.set_defaults(func=_level)
 
     _service_parsers(sub)
+    from floodwall.service.banks_client import add_parsers as banks_parsers  # banks import/export
+
+    banks_parsers(sub)
 
     args = parser.parse_args(argv)
     try:

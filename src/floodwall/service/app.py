@@ -101,8 +101,8 @@ def _body(schema: dict) -> dict:
 
 
 def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIRouter] = (),
-               title: str = "Floodwall") -> FastAPI:
-    """The FastAPI app over a backend (embedded Hub or NATS) and a key store."""
+               title: str = "Floodwall", hma_fetch_urls: bool = False) -> FastAPI:
+    """The FastAPI app over a backend (embedded Hub or NATS) and a key store; HMA's API under /hma."""
     schemas, components = _event_schemas()
 
     @asynccontextmanager
@@ -342,6 +342,9 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
 
     for router in extra_routers:
         app.include_router(router)
+    from floodwall.service.hma import mount_hma  # Meta's HMA API over the same banks (docs/hma.md)
+
+    mount_hma(app, backend, fetch_urls=hma_fetch_urls)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

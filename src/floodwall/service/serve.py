@@ -74,14 +74,15 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
 def build_app(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
               policy: str = "floodwall", clock: str = "wall", tick: float = 0.15,
               extra_routers: tuple[APIRouter, ...] = (), notify: str | None = None, image_model: str = "none",
-              orders_webhook: str | None = None) -> FastAPI:
+              orders_webhook: str | None = None, hma_fetch_urls: bool = False) -> FastAPI:
     """The whole app from command-line settings."""
     backend = build_backend(store_url=store_url, log_url=log_url, run=run, partitions=partitions, policy=policy,
                             clock=clock, tick=tick, notify=notify, image_model=image_model,
                             orders_webhook=orders_webhook)
     if isinstance(backend, EmbeddedBackend):  # the people-facing pages need the engine in this process
         extra_routers = (*people_routers(backend), *extra_routers)
-    return create_app(backend, KeyStore(backend.store.engine), extra_routers=extra_routers)
+    return create_app(backend, KeyStore(backend.store.engine), extra_routers=extra_routers,
+                      hma_fetch_urls=hma_fetch_urls)
 
 
 def people_routers(backend: EmbeddedBackend) -> list[APIRouter]:
