@@ -53,6 +53,14 @@ class RuleTally:
                 self.targets[src][o.action][o.subject].add(o.target)
         self.inner.apply(orders)
 
+    def kind(self, src: str) -> str:
+        """What a source is: a policy rule, a person's review decision, or the incident playbook."""
+        if src.endswith("human review"):
+            return "person"
+        if self.rules is None or src in self.rules:
+            return "rule"
+        return "playbook"
+
     def summary(self, is_attack: Callable[[str, str], bool | None] | None = None) -> dict:
         """Per source and action: orders, distinct targets and, given the truth, how many were attack or honest.
 
@@ -62,7 +70,7 @@ class RuleTally:
         for src in sorted(self.orders):
             acts: dict = {}
             for action in sorted(self.orders[src]):
-                row: dict = {"orders": self.orders[src][action], "targets": 0}
+                row: dict = {"orders": self.orders[src][action], "targets": 0, "source": self.kind(src)}
                 attack = honest = 0
                 for subject, targets in self.targets[src][action].items():
                     row["targets"] += len(targets)

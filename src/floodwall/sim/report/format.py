@@ -107,6 +107,16 @@ def ratio(value: float | None, base: float | None) -> str:
     return one_in(r)
 
 
+def points(value: float | None, base: float | None) -> str:
+    """The difference of two shares in percentage points ("+12 pts", "-3.5 pts", "same")."""
+    if value is None or base is None:
+        return MISSING
+    d = (value - base) * 100
+    if abs(d) < 0.005:
+        return "same"
+    return f"{'+' if d > 0 else '-'}{number(_sig(abs(d), 3))} pts"
+
+
 def duration(seconds: float | None) -> str:
     """A span of time: "2.7 s", "8 min 4 s", "1 h 02 min"."""
     if seconds is None:

@@ -60,12 +60,12 @@ def series(report: dict, key: str, title: str, ylabel: str, log: bool, offset_ho
         return None
     if log:
         ax.set_yscale("log")
-        ylabel += f" (log; 0 drawn at {FLOOR:g})"
+        ylabel += " (log)"
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     _time_axis(ax, offset_hours)
-    ax.grid(alpha=0.3, which="both" if log else "major")
-    ax.legend()
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     fig.tight_layout()
     return _svg(fig)
 
@@ -73,7 +73,7 @@ def series(report: dict, key: str, title: str, ylabel: str, log: bool, offset_ho
 def ttd_distribution(report: dict) -> str | None:
     """Share of removed attack rooms taken down within x seconds (x on a log axis), one line per policy."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
     drawn = False
     for name, res in report["policies"].items():
         vals = sorted(res.get("ttd_seconds_values") or [])
@@ -82,7 +82,8 @@ def ttd_distribution(report: dict) -> str | None:
         n = len(vals)
         xs = [max(v, FLOOR) for v in vals]
         ys = [(i + 1) / n for i in range(n)]
-        ax.step(xs, ys, where="post", label=f"{name} ({fmt.count(n)} removed, median {fmt.duration(vals[n // 2])})",
+        median = (res.get("ttd_seconds") or {}).get("median")
+        ax.step(xs, ys, where="post", label=f"{name} ({fmt.count(n)} removed, median {fmt.duration(median)})",
                 linewidth=1.8)
         drawn = True
     if not drawn:
@@ -96,8 +97,8 @@ def ttd_distribution(report: dict) -> str | None:
     ax.set_title("Time to takedown: share of removed attack rooms down within x")
     ax.set_xlabel("seconds from the room's first frame (log)")
     ax.set_ylabel("share of removed rooms")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9, frameon=False)
     fig.tight_layout()
     return _svg(fig)
 
@@ -122,17 +123,18 @@ def review_queue(report: dict, offset_hours: float) -> str | None:
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylim(bottom=0)
     ax.set_title("Review queue: items waiting for a person")
-    ax.set_ylabel("open items (symmetric log)")
+    ax.set_ylabel("open items (symlog)")
     _time_axis(ax, offset_hours)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     fig.tight_layout()
     return _svg(fig)
 
 
 # (series key, title, y label, log axis)
 SERIES = [
-    ("live_attack_streams", "Attack rooms live", "rooms (average over each minute)", True),
-    ("exposure_viewer_minutes", "Exposure per minute", "viewer-minutes of attack content", True),
-    ("live_legit_streams", "Honest rooms live", "honest rooms broadcasting", False),
+    ("live_attack_streams", "Attack rooms live (average over each minute)", "rooms", True),
+    ("exposure_viewer_minutes", "Exposure: viewer-minutes of attack content in each minute", "viewer-minutes",
+     True),
+    ("live_legit_streams", "Honest rooms live", "rooms", False),
 ]

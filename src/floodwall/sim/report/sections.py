@@ -120,7 +120,7 @@ def over_time(report: dict) -> str:
     off = offset_hours(report)
     out = []
     for key, title, ylabel, log in plots.SERIES:
-        cap = f"{title} per minute, every policy on the same plan."
+        cap = f"{title}; every policy on the same plan."
         if log:
             cap += f" Logarithmic axis: a policy near zero stays visible (a zero is drawn at {plots.FLOOR:g})."
         out.append(figure(plots.series(report, key, title, ylabel, log, off), title, e(cap)))
@@ -200,14 +200,12 @@ def rules(report: dict) -> str:
         elif not attr:
             out.append("<p>No orders.</p>")
         else:
-            body = []
-            for src, acts in attr.items():
-                for action, row in acts.items():
-                    body.append([src, action, fmt.count(row["orders"]), fmt.count(row["targets"]),
-                                 fmt.count(row.get("attack")), fmt.count(row.get("honest"))])
-            body.sort(key=lambda r: (r[1] != "takedown", -int(r[3].replace(",", "") or 0)))
-            out.append(table(["rule or source", "action", "orders", "distinct rooms / accounts", "attack", "honest"],
-                             body, "rules"))
+            ranked = sorted(((src, action, row) for src, acts in attr.items() for action, row in acts.items()),
+                            key=lambda x: (x[1] != "takedown", x[1], -x[2]["targets"], x[0]))
+            body = [[src, row.get("source", ""), action, fmt.count(row["orders"]), fmt.count(row["targets"]),
+                     fmt.count(row.get("attack")), fmt.count(row.get("honest"))] for src, action, row in ranked]
+            out.append(table(["rule or source", "kind", "action", "orders", "distinct rooms / accounts", "attack",
+                              "honest"], body, "rules"))
         shadow = res.get("shadow_rules") or {}
         hits = res.get("shadow_rule_hits") or {}
         if shadow or hits:

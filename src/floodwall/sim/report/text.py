@@ -27,7 +27,9 @@ def rows(report: dict) -> list[list[str]]:
         if all(numeric(m, r) is None for r in results):
             continue  # nothing measured it (e.g. truth-based rows of a backtest without labels)
         vals = [numeric(m, r) for r in results]
-        out.append([m.label] + [show(m, r) for r in results] + [fmt.ratio(v, vals[0]) for v in vals[1:]])
+        # A share compares by difference (percentage points): "+100 pts" reads better than a ratio of shares.
+        versus = fmt.points if m.unit == "share" else fmt.ratio
+        out.append([m.label] + [show(m, r) for r in results] + [versus(v, vals[0]) for v in vals[1:]])
     return out
 
 
