@@ -91,7 +91,10 @@ def definitions(report: dict) -> str:
         better = {"lower": "Lower is better.", "higher": "Higher is better."}.get(m.better, "")
         items.append(f'<dt id="def-{e(m.key)}">{e(m.label)} <span class="unit">({e(m.unit)})</span></dt>'
                      f"<dd>{e(m.definition)} {better}</dd>")
+    replay_only = ("incident level", "probation", "held go-live / registration")
     for term, text in TERMS.items():
+        if is_backtest(report) and term in replay_only:
+            continue  # a backtest's engine runs without incident response
         items.append(f"<dt>{e(term)}</dt><dd>{e(text)}</dd>")
     return f"<dl>{''.join(items)}</dl>"
 
