@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shlex
 import subprocess
 import sys
@@ -16,6 +17,11 @@ _REPO = Path(floodwall.__file__).resolve().parents[2]
 
 def build_info() -> dict:
     """Package version, git commit (None outside a checkout) and whether the tree had uncommitted changes."""
+    return dict(_build_info())
+
+
+@functools.cache  # the code a process runs is fixed when it starts: one answer per process
+def _build_info() -> dict:
     info: dict = {"version": floodwall.__version__, "python": sys.version.split()[0], "commit": None, "dirty": None}
     try:
         head = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
