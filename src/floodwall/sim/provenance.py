@@ -23,6 +23,8 @@ def build_info() -> dict:
 @functools.cache  # the code a process runs is fixed when it starts: one answer per process
 def _build_info() -> dict:
     info: dict = {"version": floodwall.__version__, "python": sys.version.split()[0], "commit": None, "dirty": None}
+    if not (_REPO / "pyproject.toml").is_file():
+        return info  # installed, not a checkout: an enclosing repository (a venv's) would name the wrong commit
     try:
         head = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=5, check=True).stdout.strip()
