@@ -20,7 +20,7 @@ dt { font-weight: 600; margin-top: .6rem; } dd { margin-left: 1.2rem; }
 .unit { font-weight: normal; color: #666; }
 .note, figcaption { color: #555; font-size: 13px; }
 .none { color: #666; font-style: italic; }
-figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
+figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 pre { background: #f6f6f6; padding: .8rem; overflow-x: auto; font-size: 13px; }
 table.params td:first-child, table.rules td:first-child { font-family: ui-monospace, monospace; font-size: 13px; }
 """

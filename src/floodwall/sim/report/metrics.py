@@ -60,7 +60,7 @@ _TTD = ("Time from an attack room's first sampled frame to its removal (takedown
         "shutdown), over the attack rooms that were removed; rooms never removed are counted in their own row.")
 
 REPLAY: list[Metric] = [
-    Metric("exposure_viewer_minutes", "exposure", "viewer-minutes",
+    Metric("exposure_viewer_minutes", "exposure (viewer-minutes)", "viewer-minutes",
            "Viewer-minutes of attack content watched: each attack room's audience (which builds up over about "
            "3 minutes after it goes live) added up from go-live to removal or the end of the window. A room kept "
            "off the recommendation and nearby pages counts at 3% of its audience.", "lower"),

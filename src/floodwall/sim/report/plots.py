@@ -90,6 +90,9 @@ def ttd_distribution(report: dict) -> str | None:
         plt.close(fig)
         return None
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt.duration(x)))  # "10 s", not 10^1
     for x, label in ((60, "1 min"), (600, "10 min")):
         ax.axvline(x, color="#888", linestyle=":", linewidth=1)
         ax.text(x, 0.02, f" {label}", color="#555", fontsize=8)

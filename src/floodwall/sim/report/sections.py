@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from html import escape
 
 from floodwall.sim.report import format as fmt
@@ -17,11 +16,11 @@ def e(x: object) -> str:
 
 
 def figure(svg: str | None, alt: str, caption: str) -> str:
-    """An inline SVG figure (as a data URI: each plot's ids stay its own), or a note that there is no data."""
+    """An inline SVG figure (selectable text, no external file), or a note that there is no data."""
     if svg is None:
         return f'<p class="none">No data for "{e(alt)}" in this report.</p>'
-    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    return f'<figure><img src="{uri}" alt="{e(alt)}"><figcaption>{caption}</figcaption></figure>'
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{e(alt)}" ', 1)
+    return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
 
 
 def table(header: list[str], body: list[list[str]], cls: str = "", raw: bool = False) -> str:
