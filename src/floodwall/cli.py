@@ -32,6 +32,7 @@ def _missing_files(command: str, **paths: str | None) -> str | None:
 def _replay(args: argparse.Namespace) -> int:
     from floodwall.engine.signals import PhoneRanges
     from floodwall.sim.replay import backtest, run_replay
+    from floodwall.sim.provenance import cli_command
     from floodwall.sim.report import html_report, table
     from floodwall.sim.scenario import load_scenario
 
@@ -46,8 +47,11 @@ def _replay(args: argparse.Namespace) -> int:
             print(bad or "floodwall replay: --labels needs --events (labels score a backtest)", file=sys.stderr)
             return 2
         report = backtest(args.events, policies, labels_path=args.labels, store_url=args.store,
-                          progress=not args.quiet)
-        print(json.dumps(report, indent=2))
+                          progress=not args.quiet, command=cli_command(args.argv))
+        print(table(report))
+        if args.html:
+            Path(args.html).write_text(html_report(report), encoding="utf-8")
+            print(f"HTML report: {args.html}")
     else:
         if not args.scenario:
             print("floodwall replay: give a SCENARIO (name or .toml file) or --events FILE.jsonl", file=sys.stderr)
@@ -55,7 +59,8 @@ def _replay(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.scenario)
         ranges = PhoneRanges(args.phone_ranges) if args.phone_ranges else None
         report = run_replay(scenario, policies, seed=args.seed, scale=args.scale, store_url=args.store,
-                            phone_ranges=ranges, progress=not args.quiet, image_model=args.image_model)
+                            phone_ranges=ranges, progress=not args.quiet, image_model=args.image_model,
+                            command=cli_command(args.argv))
         print(table(report))
         if args.html:
             Path(args.html).write_text(html_report(report), encoding="utf-8")
@@ -360,12 +365,23 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--key", help="an API key with the operate scope")
         p.set_defaults(func=_level)
 
+    bt = sub.add_parser("backtest", help="run policies over a platform's recorded events (a table; --html a page)")
+    bt.add_argument("--events", required=True, help="a JSON Lines file of a platform's recorded events")
+    bt.add_argument("--labels", help="attack stream ids, one per line, for precision, recall and time to takedown")
+    bt.add_argument("--policy", action="append", help="policy name or .toml file; repeat to compare")
+    bt.add_argument("--json", help="write the JSON report here")
+    bt.add_argument("--html", help="write the HTML report here")
+    bt.add_argument("--store", default="sqlite://", help="SQLAlchemy URL for decisions (default: in memory)")
+    bt.add_argument("--quiet", action="store_true", help="no progress bars")
+    bt.set_defaults(func=_replay, scenario=None, serve=False)
+
     _service_parsers(sub)
     from floodwall.service.banks_client import add_parsers as banks_parsers  # banks import/export
 
     banks_parsers(sub)
 
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the report records the command it came from
     try:
         return args.func(args)
     except PolicyError as exc:

@@ -19,8 +19,10 @@ from floodwall.events import DeadLetters, Event, FrameSampled, StreamStarted
 from floodwall.progress import tqdm  # tqdm on a terminal, whole lines in a log file
 from floodwall.response.incident import IncidentResponse
 from floodwall.response.outbox import DeliveryWorker, Outbox
+from floodwall.sim.attribution import RuleTally, truth_judge
 from floodwall.sim.classifier import DeclaredClassifier
 from floodwall.sim.platform import SimPlatform
+from floodwall.sim.provenance import build_info, replay_command, scenario_params, seeds
 from floodwall.sim.reviewers import ReviewerPool
 from floodwall.sim.scenario import Scenario
 from floodwall.sim.score import percentiles, score
@@ -77,10 +79,12 @@ def run_policy(
     # Incident response: surge levels and the policy's playbook; notify orders go to an outbox in the store.
     outbox = Outbox(store.engine, run=store.run)
     chat = chat_classifier() if policy.engine.chat else None
+    # The report's per-rule attribution: every order the platform gets, by the rule that caused it.
+    tally = RuleTally(platform, [r.name for r in policy.rules])
 
     def make_engine(follower: bool = False) -> Engine:
         responder = IncidentResponse.for_policy(policy.name, platform.t0, outbox, follower=follower)
-        return Engine(policy, clock=clock, enforcer=platform, store=store, classifier=classifier, chat=chat,
+        return Engine(policy, clock=clock, enforcer=tally, store=store, classifier=classifier, chat=chat,
                       phone_ranges=phone_ranges, responder=responder)
 
     if partitions > 1:
@@ -116,6 +120,7 @@ def run_policy(
     schedule = sorted(policy.scheduled, key=lambda s: s.at)
     t = platform.t0
     steps = int((platform.t_end - platform.t0) / TICK)
+    queue_depth: list[int] = []  # open review items at the end of each minute (the report's queue plot)
     bar = tqdm(total=steps // 60, desc=f"{policy.name:>10}", unit="min", disable=not progress, leave=False)
     for k in range(steps):
         events = platform.tick(t, TICK)
@@ -133,6 +138,7 @@ def run_policy(
         t += TICK
         if k % 60 == 59:
             bar.update(1)
+            queue_depth.append(engine.review.depth)
         if live is not None and live.stopped:
             break
     bar.close()
@@ -144,6 +150,8 @@ def run_policy(
         keep.update(platform=platform, engine=engine, store=store, reviewers=reviewers)
     result = score(platform, engine, reviewers, time.perf_counter() - wall0)
     result["reports_stored"] = store.count(reports_table)
+    result["series"]["review_queue_depth"] = queue_depth
+    result["rule_attribution"] = tally.summary(truth_judge(platform))
     if hasattr(classifier, "max_seen"):
         result["image_model_max_scores"] = {k: round(v, 4) for k, v in classifier.max_seen.items()}
     return result
@@ -159,9 +167,13 @@ def run_replay(
     phone_ranges: PhoneRanges | None = None,
     progress: bool = True,
     image_model: str = "none",
+    command: str | None = None,
 ) -> dict:
-    """Run every policy on the same plan; the report's JSON."""
-    report = {"scenario": scenario.name, "seed": seed, "scale": scale, "policies": {}}
+    """Run every policy on the same plan; the report's JSON (``command``: the command line, for the report)."""
+    policies = list(policies)
+    report = {"scenario": scenario.name, "seed": seed, "scale": scale, "policies": {},
+              "seeds": seeds(seed), "scenario_params": scenario_params(scenario), "build": build_info(),
+              "command": command or replay_command(scenario.name, policies, seed, scale)}
     for name in policies:
         policy = load_policy(name)
         report["policies"][policy.name] = run_policy(
@@ -186,15 +198,19 @@ def backtest(
     labels_path: str | Path | None = None,
     store_url: str = "sqlite://",
     progress: bool = True,
+    command: str | None = None,
 ) -> dict:
     """Run policies over a platform's own recorded events; truth-based figures only with labels."""
     labels = _read_labels(labels_path) if labels_path else None
-    report: dict = {"events_file": str(events_path), "policies": {}}
+    report: dict = {"events_file": str(events_path), "policies": {},
+                    "labels_file": str(labels_path) if labels_path else None, "build": build_info(),
+                    "command": command}
     for name in policy_names:
         policy = load_policy(name)
         dead = DeadLetters()
         wall0 = time.perf_counter()
         enforcer = RecordingEnforcer()
+        tally = RuleTally(enforcer, [r.name for r in policy.rules])
         clock: VirtualClock | None = None
         engine: Engine | None = None
         store = SqlStore(store_url, run=f"backtest/{policy.name}")
@@ -205,7 +221,7 @@ def backtest(
         for ev in tqdm(read_jsonl(events_path, dead), desc=f"{policy.name:>10}", unit="ev", disable=not progress, leave=False):
             if clock is None:
                 clock = VirtualClock(ev.ts)
-                engine = Engine(policy, clock=clock, enforcer=enforcer, store=store,
+                engine = Engine(policy, clock=clock, enforcer=tally, store=store,
                                 chat=chat_classifier() if policy.engine.chat else None)
             if type(ev) is FrameSampled and ev.stream not in first_frame:
                 first_frame[ev.stream] = ev.ts
@@ -230,7 +246,9 @@ def backtest(
             "actions": dict(sorted(engine.actions_by_kind.items())) if engine else {},
             "shadow_rule_hits": dict(sorted(engine.shadow_hits.items())) if engine else {},
             "review_items": engine.review.created if engine else 0,
+            "review_queue_max": engine.review.max_depth if engine else 0,
             "wall_seconds": round(time.perf_counter() - wall0, 1),
+            "rule_attribution": tally.summary(_label_judge(labels, first_frame) if labels is not None else None),
         }
         if labels is not None:
             taken = {o.target: o.ts for o in enforcer.orders if o.action == "takedown" and o.subject == "stream"}
@@ -239,9 +257,22 @@ def backtest(
             out["labelled_attack_streams"] = len(bad)
             out["takedown_precision"] = round(len(hits) / len(taken), 4) if taken else None
             out["takedown_recall"] = round(len(set(hits) & bad) / len(bad), 4) if bad else None
-            out["ttd_seconds"] = percentiles([taken[s] - first_frame[s] for s in hits if s in first_frame])
+            ttd = [taken[s] - first_frame[s] for s in hits if s in first_frame]
+            out["ttd_seconds"] = percentiles(ttd)
+            out["ttd_seconds_values"] = sorted(round(x, 2) for x in ttd)
         report["policies"][policy.name] = out
     return report
+
+
+def _label_judge(labels: set[str], seen: dict[str, float]):
+    """With labels: a labelled stream is attack, another stream that showed frames is honest, accounts unknown."""
+
+    def judge(subject: str, target: str) -> bool | None:
+        if subject != "stream":
+            return None
+        return True if target in labels else (False if target in seen else None)
+
+    return judge
 
 
 def _read_labels(path: str | Path) -> set[str]:

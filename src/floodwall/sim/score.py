@@ -79,6 +79,7 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
     return {
         "exposure_viewer_minutes": round(exposure, 1),
         "ttd_seconds": percentiles(ttd),
+        "ttd_seconds_values": sorted(round(x, 2) for x in ttd),  # the report's distribution plot
         "attack_streams": len(attack),
         "attack_streams_never_removed": never,
         "attack_accounts": len(platform.truth.attack_accounts),
