@@ -227,7 +227,8 @@ def test_cli_backtest_prints_a_table_and_writes_the_page(tmp_path, capsys):
 
 def test_cli_backtest_names_a_missing_file(tmp_path, capsys):
     assert main(["backtest", "--events", str(tmp_path / "nope.jsonl")]) == 2
-    assert "--events: no such file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--events" in err and "nope.jsonl: no such file" in err
     assert main(["replay", "--events", str(tmp_path / "nope.jsonl")]) == 2
 
 
