@@ -353,8 +353,7 @@ class EmbeddedLoop:
             self.run_once()
         except BaseException as exc:
             self.died = f"{type(exc).__name__}: {exc}"[:500]
-            log.critical("the embedded loop stopped: %s", self.died)
-            raise
+            log.critical("the embedded loop stopped: %s", self.died)  # /readyz and ingest now answer 503
 
 
 def run_async(main: Callable[[], Awaitable[None]]) -> None:
