@@ -354,6 +354,13 @@ class NatsBackend(Backend):
         self._gate_busy: set[int] = set()
         self._publishing = 0
         metrics.queue_depth.labels("publishing").set_function(lambda: self._publishing)
+        import os
+
+        # A worker that has not beaten for this long counts as dead (503 on ingest); at start, every
+        # worker gets twice as long to appear.
+        self.worker_timeout = float(os.environ.get("FLOODWALL_WORKER_TIMEOUT", "15"))
+        self._beats: dict[int, float] = {}
+        self._started_at = time.monotonic()
 
     async def start(self) -> None:
         """Connect, make the stream, listen for gate replies; the engines' built-in banks are listed."""
@@ -373,12 +380,38 @@ class NatsBackend(Backend):
 
         await self.log.nc.subscribe(self.reply_subject, cb=on_reply)
 
+        async def on_beat(msg) -> None:
+            try:
+                self._beats[int(msg.subject.rsplit(".", 1)[1])] = time.monotonic()
+            except ValueError:
+                pass
+
+        self._started_at = time.monotonic()
+        await self.log.nc.subscribe(f"fw.{self.run}.beat.worker.*", cb=on_beat)
+
+    def silent_workers(self) -> list[int]:
+        """Partitions whose worker has not beaten within the timeout (after the start-up grace)."""
+        now = time.monotonic()
+        out = []
+        for p in range(self.log.partitioner.partitions):
+            last = self._beats.get(p)
+            if last is None:
+                if now - self._started_at > 2 * self.worker_timeout:
+                    out.append(p)
+            elif now - last > self.worker_timeout:
+                out.append(p)
+        return out
+
     async def stop(self) -> None:
         """Drain the connection."""
         await self.log.close()
 
     async def ingest(self, events: Sequence[Event]) -> dict:
         """Publish by partition; return once JetStream has acked every message (durable)."""
+        silent = self.silent_workers()
+        if silent:
+            raise ApiError(503, "worker_down", f"no heartbeat from the worker of partition(s) {silent} for over "
+                           f"{self.worker_timeout:g} s; events are not accepted until it is back", partitions=silent)
         t0 = time.perf_counter()
         self._publishing += len(events)
         try:
@@ -438,8 +471,8 @@ class NatsBackend(Backend):
             self._gate_busy.discard(partition)
 
     async def ready(self) -> dict[str, bool]:
-        """Store reachable and NATS connected."""
-        return {**await super().ready(), "nats": self.log.connected}
+        """Store reachable, NATS connected, every partition's worker beating."""
+        return {**await super().ready(), "nats": self.log.connected, "workers": not self.silent_workers()}
 
     def cases(self, limit: int) -> list[dict]:
         """Open cases as the workers mirrored them, highest expected harm first."""

@@ -301,33 +301,18 @@ class EmbeddedLoop:
 
     def handle_isolated(self, events: Sequence[Event], keep_dead: bool = True) -> None:
         """Run a batch; if the engine fails on it, run its events one by one and dead-letter the failing ones."""
-        try:
-            self.hub.handle(events)
-            return
-        except Exception:  # noqa: BLE001  (one poison event must not cost its batch)
-            log.exception("engine failed on a batch of %d events; isolating the poison", len(events))
-        # The engine marked the batch's ids seen before it failed: forget them so that each is handled
-        # again, alone. (Events handled before the failure may count twice: a rare, logged path.)
-        seen = getattr(self.hub.engine, "_seen_ids", None)
-        if isinstance(seen, dict):
-            for ev in events:
-                seen.pop(ev.id, None)
-        dead = []
-        for ev in events:
-            try:
-                self.hub.handle([ev])
-            except Exception as exc:  # noqa: BLE001
-                self.errors += 1
-                self.metrics.engine_errors.inc()
-                from floodwall.events import encode_event
+        from floodwall.service.poison import dead_event, handle_isolated
 
-                dead.append(DeadLetter(raw=encode_event(ev).decode()[:10_000], field="",
-                                       reason=f"engine error: {type(exc).__name__}: {str(exc)[:500]}"))
-        if dead and keep_dead:
+        failed = handle_isolated(self.hub.handle, self.hub.engine, events)
+        if not failed:
+            return
+        self.errors += len(failed)
+        self.metrics.engine_errors.inc(len(failed))
+        if keep_dead:
             try:
-                self.store.record_dead(dead)
+                self.store.record_dead([dead_event(ev, why) for ev, why in failed])
             except Exception:  # noqa: BLE001  (the log line is all that is left)
-                log.exception("could not store %d dead letters", len(dead))
+                log.exception("could not store %d dead letters", len(failed))
 
     def flush(self, processed: int | None = None) -> None:
         """Write the engine's buffered verdicts and actions (write-behind store), if it buffers."""
