@@ -22,7 +22,7 @@ from floodwall.adapters import store as store_tables
 from floodwall.adapters.keys import KeyStore
 from floodwall.service.journal import journal, journal_marks
 
-T0 = 1766412000.0
+T0 = time.time()  # events of now: the engine's idempotency window is measured in event time
 
 
 class Server:
