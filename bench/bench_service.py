@@ -9,6 +9,7 @@ instead and prints the RSS of the API and workers at the start and the end.
     python bench/bench_service.py --minutes 12 --gate-seconds 10 --gate-rps 500
     python bench/bench_service.py --soak 600 --rate 300
     python bench/bench_service.py --frame-forms --minutes 2   # bytes a frame, events/s: raw, JPEG, PDQ; JSON, msgpack
+    python bench/bench_service.py --compare /path/to/base/src --rounds 2   # embedded default, side by side
 
 Needs PostgreSQL (127.0.0.1:5432) and NATS with JetStream (127.0.0.1:4222): scripts/services.sh.
 """
@@ -246,6 +247,81 @@ class Deployment:
         self.db.dispose()
         with self.admin.connect() as c:
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
+
+
+class EmbeddedTree:
+    """`floodwall serve` on the embedded default (SQLite file, in-memory log or journal) from a given source tree."""
+
+    def __init__(self, src: Path, logdir: Path, tag: str) -> None:
+        import tempfile
+
+        self.dir = Path(tempfile.mkdtemp(prefix=f"fwcmp-{tag}-"))
+        self.url = f"sqlite:///{self.dir}/fw.db"
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(src).resolve())}
+        # The key is made by the tree's own code: the two trees may store keys differently.
+        make = ("import sqlalchemy as sa, sys; from floodwall.adapters.keys import KeyStore; "
+                "from floodwall.service.runtime import open_store; open_store(sys.argv[1], 'service'); "
+                "print(KeyStore(sa.create_engine(sys.argv[1])).create('bench', ['ingest', 'gate'], "
+                "rate=1e6, burst=1e6)[0])")
+        self.secret = subprocess.run([sys.executable, "-c", make, self.url], env=self.env, check=True,
+                                     capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        self.port = free_port()
+        self.log = open(logdir / f"compare-{tag}-{self.port}.log", "wb")  # noqa: SIM115
+        self.api = subprocess.Popen([sys.executable, "-m", "floodwall.cli", "serve", "--store", self.url,
+                                     "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT,
+                                    env=self.env, cwd=self.dir)
+        end = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > end or self.api.poll() is not None:
+                raise SystemExit(f"the API of {src} did not come up; see {self.log.name}")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        import shutil
+
+        self.api.send_signal(signal.SIGTERM)
+        try:
+            self.api.wait(15)
+        except subprocess.TimeoutExpired:
+            self.api.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def compare(base_src: Path, events: list, bodies: list[bytes], args, logdir: Path) -> None:
+    """Main's tree and this one, one after the other per round, on the same machine in one run."""
+    trees = {"base": Path(base_src), "this": ROOT / "src"}
+    accounts = sorted({e.account for e in events if type(e).__name__ == "AccountRegistered"})
+    got: dict[str, dict[str, list[float]]] = {k: {"ingest": [], "p50": [], "p99": []} for k in trees}
+    for rnd in range(args.rounds):
+        for tag, src in trees.items():
+            d = EmbeddedTree(src, logdir, tag)
+            try:
+                t = time.perf_counter()
+                n = asyncio.run(post_all(d.port, d.secret, bodies, args.concurrency))
+                got[tag]["ingest"].append(n / (time.perf_counter() - t))
+                time.sleep(1.0)  # let the loop drain the ingest before the gate runs
+                lat = asyncio.run(gate_load(d.port, d.secret, accounts, args.gate_rps, args.gate_seconds))
+                got[tag]["p50"].append(float(np.percentile(lat, 50) * 1000))
+                got[tag]["p99"].append(float(np.percentile(lat, 99) * 1000))
+            finally:
+                d.close()
+            print(f"round {rnd + 1} {tag}: ingest {got[tag]['ingest'][-1]:.0f} events/s, gate at "
+                  f"{args.gate_rps:.0f} rps p50 {got[tag]['p50'][-1]:.1f} ms p99 {got[tag]['p99'][-1]:.1f} ms",
+                  flush=True)
+    print(f"\nembedded default, {args.rounds} round(s), median per tree ({os.cpu_count()} CPUs):")
+    print(f"{'tree':6} {'ingest events/s':>16} {'gate p50 ms':>12} {'gate p99 ms':>12}")
+    for tag in trees:
+        g = got[tag]
+        print(f"{tag:6} {np.median(g['ingest']):16.0f} {np.median(g['p50']):12.1f} {np.median(g['p99']):12.1f}")
+    b, t = got["base"], got["this"]
+    print(f"this / base: ingest {np.median(t['ingest']) / np.median(b['ingest']):.2f}x, "
+          f"gate p99 {np.median(t['p99']) / np.median(b['p99']):.2f}x")
 
 
 async def post_all(port: int, secret: str, bodies: list[bytes], concurrency: int,
@@ -504,6 +580,10 @@ def main() -> None:
     ap.add_argument("--frame-forms", action="store_true",
                     help="bytes a frame and ingest events/s for raw/JPEG/PDQ frames in JSON and msgpack (embedded API)")
     ap.add_argument("--logs", default="/tmp/fw-bench-logs")
+    ap.add_argument("--compare", metavar="BASE_SRC",
+                    help="only the embedded default (SQLite): BASE_SRC's tree (e.g. main's src/) and this one, "
+                         "side by side: ingest events/s and gate p50/p99 at --gate-rps")
+    ap.add_argument("--rounds", type=int, default=1, help="--compare: rounds (each runs both trees)")
     args = ap.parse_args()
     logdir = Path(args.logs)
     logdir.mkdir(parents=True, exist_ok=True)
@@ -517,6 +597,9 @@ def main() -> None:
         return
     if args.soak:
         soak(args.soak, args.rate, events, logdir, workers=2)
+        return
+    if args.compare:
+        compare(Path(args.compare), events, chunks(events, args.chunk), args, logdir)
         return
     if args.gate_sweep:
         gate_sweep([float(x) for x in args.gate_sweep.split(",")], args.gate_seconds, logdir)

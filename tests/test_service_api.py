@@ -49,7 +49,7 @@ def test_health_ready_and_openapi(svc):
     client, _, _ = svc
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
-    assert r.status_code == 200 and r.json()["checks"] == {"store": True, "loop": True}
+    assert r.status_code == 200 and r.json()["checks"] == {"store": True, "loop": True, "journal": True}
     spec = client.get("/openapi.json").json()
     assert "/v1/events" in spec["paths"] and "/v1/gate" in spec["paths"]
     assert "StreamStarted" in spec["components"]["schemas"]

@@ -48,7 +48,7 @@ def test_gate_through_jetstream_and_a_worker(deployment):
     assert body["evidence"]["account.risk"] >= 3.0
     dec = wait_for(lambda: client.get("/v1/decisions/sb", headers=bearer(s["review"])).json()["verdicts"])
     assert dec[0]["rules"] == body["rules"]
-    assert client.get("/readyz").json()["checks"] == {"store": True, "nats": True}
+    assert client.get("/readyz").json()["checks"] == {"store": True, "nats": True, "workers": True}
     inc = client.get("/v1/incidents", headers=bearer(s["review"])).json()
     assert inc["mode"] == "nats" and inc["level"] == 0 and inc["partitions"]  # each partition's last report
 

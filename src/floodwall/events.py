@@ -10,11 +10,23 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 import msgspec
+from msgspec import Meta
 
 SCHEMA_VERSION = 1
+
+# Bounds checked at the edge, so the store never meets an out-of-schema value: each matches the
+# column it ends up in (adapters/store.py, service/tables.py), never longer than the narrowest one.
+Id = Annotated[str, Meta(max_length=64)]  # event ids: reports.id, dead-letter and gate-answer keys
+Key = Annotated[str, Meta(max_length=128)]  # accounts, streams, devices: verdicts.key, actions.target
+CaseRef = Annotated[str, Meta(max_length=80)]  # review case ids: cases.id
+Short = Annotated[str, Meta(max_length=64)]  # enum-like words: reports.reason, scopes, IPs, phone numbers
+Text = Annotated[str, Meta(max_length=4000)]  # free text: titles, chat lines, notes
+Count = Annotated[int, Meta(ge=0, le=10**12)]  # viewers and other counts (non-negative, BigInteger-safe)
+Share = Annotated[float, Meta(ge=0.0, le=1.0)]  # fractions (NaN fails both bounds)
+Hex64 = Annotated[str, Meta(pattern=r"^[0-9a-fA-F]{64}$")]  # a PDQ hash
 
 ACTIONS = ("allow", "restore", "sample", "limit", "review", "notify", "takedown", "freeze")
 # restore: undo of an earlier takedown or freeze (a reversed review decision, an undone mass action).
@@ -26,7 +38,7 @@ SEVERITY = {name: rank for rank, name in enumerate(ACTIONS)}
 class EventBase(msgspec.Struct, frozen=True, tag_field="type", kw_only=True):
     """Fields every event has."""
 
-    id: str
+    id: Id
     ts: float
     v: int = SCHEMA_VERSION
 
@@ -42,19 +54,19 @@ class EventBase(msgspec.Struct, frozen=True, tag_field="type", kw_only=True):
 class AccountRegistered(EventBase, frozen=True, tag="account_registered"):
     """An account was created."""
 
-    account: str
-    phone: str
-    device: str
-    ip: str
-    user_agent: str = ""
+    account: Key
+    phone: Short
+    device: Key
+    ip: Short
+    user_agent: Text = ""
 
 
 class Login(EventBase, frozen=True, tag="login"):
     """A login attempt; ``credential_change`` names what the session changed, if anything."""
 
-    account: str
-    device: str
-    ip: str
+    account: Key
+    device: Key
+    ip: Short
     ok: bool = True
     credential_change: Literal["password", "phone", "email"] | None = None
 
@@ -62,27 +74,27 @@ class Login(EventBase, frozen=True, tag="login"):
 class ProfileChanged(EventBase, frozen=True, tag="profile_changed"):
     """An account's avatar or display title changed (None: unchanged)."""
 
-    account: str
+    account: Key
     avatar: bool | None = None
-    title: str | None = None
+    title: Text | None = None
 
 
 class StreamStarted(EventBase, frozen=True, tag="stream_started"):
     """An account asked to go live (the go-live gate answers this one)."""
 
-    stream: str
-    account: str
-    device: str
-    ip: str
-    title: str = ""
+    stream: Key
+    account: Key
+    device: Key
+    ip: Short
+    title: Text = ""
 
 
 class StreamEnded(EventBase, frozen=True, tag="stream_ended"):
     """A stream stopped, on its own or by the platform."""
 
-    stream: str
-    account: str
-    reason: str = "ended"
+    stream: Key
+    account: Key
+    reason: Short = "ended"
 
 
 class FrameSampled(EventBase, frozen=True, tag="frame_sampled", omit_defaults=True):
@@ -96,8 +108,8 @@ class FrameSampled(EventBase, frozen=True, tag="frame_sampled", omit_defaults=Tr
       the engine hashes them itself and the edge hash is not used.
     """
 
-    stream: str
-    account: str
+    stream: Key
+    account: Key
     width: int = 0
     height: int = 0
     pixels: bytes = b""
@@ -148,16 +160,16 @@ def _is_image(b: bytes) -> bool:
 class ChatPosted(EventBase, frozen=True, tag="chat_posted"):
     """A chat line in a stream's room (``account`` is the poster)."""
 
-    stream: str
-    account: str
-    text: str
+    stream: Key
+    account: Key
+    text: Text
 
 
 class ViewerCount(EventBase, frozen=True, tag="viewer_count"):
     """How many people watch a stream right now."""
 
-    stream: str
-    viewers: int
+    stream: Key
+    viewers: Count
 
     def __post_init__(self) -> None:
         EventBase.__post_init__(self)
@@ -168,35 +180,35 @@ class ViewerCount(EventBase, frozen=True, tag="viewer_count"):
 class ReportFiled(EventBase, frozen=True, tag="report_filed"):
     """A user reported a stream."""
 
-    stream: str
-    reporter: str
-    reason: str = "other"
+    stream: Key
+    reporter: Key
+    reason: Short = "other"
 
 
 class ApiCall(EventBase, frozen=True, tag="api_call"):
     """A call to the platform's API by a principal (account or integration key)."""
 
-    principal: str
-    endpoint: str
-    scope: str = ""
-    account: str | None = None
+    principal: Key
+    endpoint: Annotated[str, Meta(max_length=256)]
+    scope: Short = ""
+    account: Key | None = None
 
 
 class ReviewDecided(EventBase, frozen=True, tag="review_decided"):
     """Feedback: a human reviewer decided a review item (it acts on everything the item covers)."""
 
-    item: str
-    reviewer: str
+    item: CaseRef
+    reviewer: Key
     violating: bool
-    note: str = ""
+    note: Text = ""
 
 
 class ReviewReversed(EventBase, frozen=True, tag="review_reversed"):
     """Feedback: a decision was undone (reviewer's undo or upheld appeal); what it removed comes back."""
 
-    item: str
-    reviewer: str
-    note: str = ""
+    item: CaseRef
+    reviewer: Key
+    note: Text = ""
 
 
 Event = Union[
@@ -227,32 +239,32 @@ EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
 class BankChanged(EventBase, frozen=True, tag="bank_changed"):
     """A hash bank edit every partition applies: an operator's, or content confirmed in another partition."""
 
-    bank: str
+    bank: Short
     op: Literal["create", "add", "remove", "remove_source"]
     kind: Literal["block", "allow"] = "block"
-    hashes: list[str] = []  # PDQ hex
-    source: str = ""
-    note: str = ""
+    hashes: Annotated[list[Hex64], Meta(max_length=100_000)] = []  # PDQ hex
+    source: Key = ""
+    note: Annotated[str, Meta(max_length=500)] = ""  # bank_entries.note
 
 
 class ClusterNoticed(EventBase, frozen=True, tag="cluster_noticed"):
     """The coordinator's view of a content cluster with rooms in more than one partition."""
 
-    cluster: str
-    streams: list[str]  # this partition's rooms in it
-    rooms: int  # live rooms in every partition
-    accounts: int
-    risky_share: float
-    trusted_share: float
+    cluster: Key
+    streams: Annotated[list[Key], Meta(max_length=100_000)]  # this partition's rooms in it
+    rooms: Count  # live rooms in every partition
+    accounts: Count
+    risky_share: Share
+    trusted_share: Share
     confirmed: bool = False
 
 
 class RingNoticed(EventBase, frozen=True, tag="ring_noticed"):
     """The coordinator's view of an account ring with members in more than one partition."""
 
-    ring: str
-    accounts: list[str]  # this partition's members
-    size: int
+    ring: Key
+    accounts: Annotated[list[Key], Meta(max_length=100_000)]  # this partition's members
+    size: Count
     confirmed: bool = False
     evidence: dict[str, int] = {}
 
@@ -283,8 +295,8 @@ class AccountsNoticed(EventBase, frozen=True, tag="accounts_noticed"):
 class LevelNoticed(EventBase, frozen=True, tag="level_noticed"):
     """The incident level the coordinator set from every partition's counts."""
 
-    level: int
-    why: str = ""
+    level: Count
+    why: Text = ""
     evidence: dict = {}
 
 

@@ -73,7 +73,15 @@ class SqlStore:
 
     def record(self, vs: Iterable[Verdict], orders: Iterable[ActionOrder]) -> None:
         """Store verdicts and the actions sent for them (an action key is stored once)."""
-        vrows = [
+        vrows, arows = self.verdict_rows(vs), self.action_rows(orders)
+        if not vrows and not arows:
+            return
+        with self.engine.begin() as conn:
+            self.write(conn, vrows, arows, [])
+
+    def verdict_rows(self, vs: Iterable[Verdict]) -> list[dict]:
+        """Rows of the verdicts table."""
+        return [
             {
                 "id": v.id, "run": self.run, "ts": v.ts, "subject": v.subject, "key": v.key,
                 "action": v.action, "shadow": v.shadow, "policy": v.policy, "rules": v.rules,
@@ -81,26 +89,31 @@ class SqlStore:
             }
             for v in vs
         ]
-        arows = [
+
+    def action_rows(self, orders: Iterable[ActionOrder]) -> list[dict]:
+        """Rows of the actions table."""
+        return [
             {
                 "key": o.key, "run": self.run, "ts": o.ts, "action": o.action, "subject": o.subject,
                 "target": o.target, "verdict": o.verdict, "reason": o.reason,
             }
             for o in orders
         ]
-        if not vrows and not arows:
-            return
-        with self.engine.begin() as conn:
-            if vrows:
-                conn.execute(verdicts.insert(), vrows)
-            if arows:
-                conn.execute(_insert_ignore(self.engine, actions), arows)
+
+    def write(self, conn: sa.Connection, vrows: list[dict], arows: list[dict], reps: list[dict]) -> None:
+        """Insert verdict, action and report rows in the caller's transaction (actions and reports once)."""
+        if vrows:
+            conn.execute(verdicts.insert(), vrows)
+        if arows:
+            conn.execute(_insert_ignore(self.engine, actions), arows)
+        if reps:
+            conn.execute(_insert_ignore(self.engine, reports), [{**r, "run": self.run} for r in reps])
 
     def record_reports(self, rows: list[dict]) -> None:
         """Store every report received, with the weight it was given."""
         if rows:
             with self.engine.begin() as conn:
-                conn.execute(_insert_ignore(self.engine, reports), [{**r, "run": self.run} for r in rows])
+                self.write(conn, [], [], rows)
 
     def record_dead(self, items: Iterable[DeadLetter]) -> None:
         """Store malformed events with their reasons."""

@@ -1,19 +1,25 @@
-"""A tamper-evident audit log: each entry carries the SHA-256 of the previous entry's canonical form.
+"""A tamper-evident audit log: each entry carries an HMAC-SHA-256 of its canonical form, which
+includes the previous entry's MAC; checkpoints outside the database pin how long each chain was.
 
-Entries live in the store (SQLAlchemy Core, table `audit_log`, one chain per `chain` name). Changing,
-removing or reordering any entry breaks the chain at that entry, and :func:`verify_chain` names it.
-Only the newest entry can be rewritten undetected by someone who also rewrites its hash; publishing the
-head hash (`AuditLog.head`) elsewhere closes that gap, and `verify` checks it when given.
+Entries live in the store (SQLAlchemy Core, table `audit_log`, one chain per `chain` name). The MAC key
+lives outside the database (audit_keys.py): someone who can rewrite the database but not read the key
+cannot recompute the MACs, so changing, removing or reordering any entry breaks the chain at that
+entry, and :func:`verify_entries` names it. Deleting the newest entries leaves a shorter chain that
+still links; every append also writes a checkpoint (count and head MAC, itself MACed) to a file next
+to the database, and verify reports a chain shorter than its last checkpoint as truncated.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+
+from floodwall.response.audit_keys import Checkpoints, audit_key, checkpoints_for
 
 GENESIS = "0" * 64
 metadata = sa.MetaData()
@@ -40,8 +46,13 @@ def canonical(entry: dict) -> bytes:
 
 
 def digest(entry: dict) -> str:
-    """SHA-256 (hex) of an entry's canonical form."""
+    """Unkeyed SHA-256 (hex) of an entry's canonical form (what anyone can compute: not what is stored)."""
     return hashlib.sha256(canonical(entry)).hexdigest()
+
+
+def mac(entry: dict, key: bytes) -> str:
+    """HMAC-SHA-256 (hex) of an entry's canonical form under the audit key: what the chain stores."""
+    return hmac.new(key, canonical(entry), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -59,29 +70,41 @@ class Break:
 class AuditLog:
     """Appends hash-chained entries to one chain in the store."""
 
-    def __init__(self, engine: sa.Engine | str, chain: str = "default") -> None:
+    def __init__(self, engine: sa.Engine | str, chain: str = "default", key: bytes | None = None,
+                 checkpoints: Checkpoints | None = None) -> None:
         self.db = sa.create_engine(engine) if isinstance(engine, str) else engine
         self.chain = chain
+        self.key = key if key is not None else audit_key(self.db)
+        self.checkpoints = checkpoints if checkpoints is not None else checkpoints_for(self.db, self.key)
         metadata.create_all(self.db)
         self._lock = threading.Lock()
 
     def append(self, ts: float, actor: str, action: str, subject: str, payload: dict) -> dict:
-        """Add one entry linked to the last; returns it (with its hash)."""
-        with self._lock, self.db.begin() as conn:
-            last = conn.execute(
-                sa.select(audit_log).where(audit_log.c.chain == self.chain).order_by(audit_log.c.seq.desc()).limit(1)
-            ).first()
-            entry = {
-                "chain": self.chain, "seq": (last.seq + 1) if last else 1, "ts": float(ts), "actor": actor,
-                "action": action, "subject": subject,
-                "payload": json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-                # The link covers the previous entry as stored, recomputed, not its claimed hash.
-                "prev": digest(dict(last._mapping)) if last else GENESIS,
-            }
-            entry["hash"] = digest(entry)
-            # (chain, seq) is the primary key: two writers racing for one seq cannot fork the chain.
-            conn.execute(audit_log.insert(), entry)
+        """Add one entry linked to the last; returns it (with its MAC)."""
+        with self._lock:
+            with self.db.begin() as conn:
+                last = conn.execute(
+                    sa.select(audit_log).where(audit_log.c.chain == self.chain).order_by(audit_log.c.seq.desc()).limit(1)
+                ).first()
+                entry = {
+                    "chain": self.chain, "seq": (last.seq + 1) if last else 1, "ts": float(ts), "actor": actor,
+                    "action": action, "subject": subject,
+                    "payload": json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+                    # The link covers the previous entry as stored, recomputed, not its claimed MAC.
+                    "prev": mac(dict(last._mapping), self.key) if last else GENESIS,
+                }
+                entry["hash"] = mac(entry, self.key)
+                # (chain, seq) is the primary key: two writers racing for one seq cannot fork the chain.
+                conn.execute(audit_log.insert(), entry)
+            # After the commit: a checkpoint never names an entry that was rolled back. (A crash right here
+            # leaves the checkpoint one entry behind: only that entry's removal would go unnoticed.)
+            self.checkpoints.write(self.chain, entry["seq"], entry["hash"])
         return entry
+
+    def verify(self) -> Break | None:
+        """The first broken entry of this chain, checked against its last checkpoint (None if it verifies)."""
+        latest, _bad = self.checkpoints.latest()
+        return verify_entries(self.entries(), self.chain, key=self.key, checkpoint=latest.get(self.chain))
 
     def entries(self) -> list[dict]:
         """This chain's entries, oldest first."""
@@ -107,15 +130,16 @@ def chains(db: sa.Engine) -> list[str]:
         return [r[0] for r in conn.execute(sa.select(audit_log.c.chain).distinct().order_by(audit_log.c.chain))]
 
 
-def verify_entries(entries: list[dict], chain: str = "default", head: str | None = None) -> Break | None:
-    """The first broken entry of a chain (None if it verifies)."""
+def verify_entries(entries: list[dict], chain: str = "default", head: str | None = None, *,
+                   key: bytes, checkpoint: tuple[int, str] | None = None) -> Break | None:
+    """The first broken entry of a chain (None if it verifies); ``checkpoint`` (count, head MAC) catches a cut tail."""
     prev_digest = GENESIS
     expected_seq = 1
     for e in entries:
         if e["seq"] != expected_seq:
             return Break(chain, expected_seq, f"missing: the next entry found is {e['seq']}")
-        d = digest(e)
-        if e["hash"] != d:
+        d = mac(e, key)
+        if not hmac.compare_digest(e["hash"], d):
             return Break(chain, e["seq"], "its content does not match its hash (changed after it was written)")
         if e["prev"] != prev_digest:
             return Break(chain, e["seq"], f"its link does not match entry {e['seq'] - 1} as stored "
@@ -124,18 +148,32 @@ def verify_entries(entries: list[dict], chain: str = "default", head: str | None
         expected_seq += 1
     if head is not None and prev_digest != head:
         return Break(chain, expected_seq - 1, "the chain's newest entry does not match the published head")
+    if checkpoint is not None:
+        count, cp_head = checkpoint
+        if len(entries) < count:
+            return Break(chain, len(entries) + 1, f"truncated: the checkpoint outside the database counts {count} "
+                                                  f"entries, the chain holds {len(entries)}")
+        if not hmac.compare_digest(entries[count - 1]["hash"], cp_head):
+            return Break(chain, count, "it does not match the checkpoint outside the database")
     return None
 
 
-def verify_store(db: sa.Engine | str, chain: str | None = None, head: str | None = None) -> tuple[int, list[Break]]:
-    """Verify every chain (or one) in a store: (entries checked, first break of each broken chain)."""
+def verify_store(db: sa.Engine | str, chain: str | None = None, head: str | None = None, *,
+                 key: bytes | None = None, checkpoints: Checkpoints | None = None) -> tuple[int, list[Break]]:
+    """Verify every chain (or one) in a store: (entries checked, first break of each broken chain).
+
+    The chains named in the checkpoint file are verified too: a chain deleted whole is a break.
+    """
     db = sa.create_engine(db) if isinstance(db, str) else db
-    names = [chain] if chain else chains(db)
-    checked, breaks = 0, []
+    key = key if key is not None else audit_key(db)
+    checkpoints = checkpoints if checkpoints is not None else checkpoints_for(db, key)
+    latest, bad = checkpoints.latest()
+    names = [chain] if chain else sorted(set(chains(db)) | set(latest))
+    checked, breaks = 0, [Break(c, s, r) for c, s, r in bad if chain in (None, c)]
     for name in names:
         rows = read_chain(db, name)
         checked += len(rows)
-        b = verify_entries(rows, name, head)
+        b = verify_entries(rows, name, head, key=key, checkpoint=latest.get(name))
         if b is not None:
             breaks.append(b)
     return checked, breaks

@@ -11,7 +11,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from floodwall.response.audit import verify_entries
 from floodwall.response.levels import LEVELS, level_number
 from floodwall.response.mass import KINDS, MassActionError, MassActions
 
@@ -110,7 +109,7 @@ def router(hub, mass: MassActions, operator):
     @r.get("/audit/verify")
     def verify(who=caller) -> dict:
         """Verify the mass-action audit chain; names the first broken entry."""
-        b = verify_entries(mass.audit.entries(), mass.audit.chain)
+        b = mass.audit.verify()
         return {"ok": b is None, "entries": len(mass.audit.entries()), "broken": None if b is None else
                 {"seq": b.seq, "reason": b.reason}, "head": mass.audit.head()}
 

@@ -24,6 +24,7 @@ from floodwall.events import (
 )
 from floodwall.service.auth import ApiError
 from floodwall.service.hub import Hub
+from floodwall.service.journal import Journal, JournalError
 from floodwall.service.metrics import Metrics
 from floodwall.service.runtime import EmbeddedLoop
 from floodwall.service.tables import (
@@ -137,32 +138,87 @@ class Backend:
 
 
 class EmbeddedBackend(Backend):
-    """One process: the engine behind the Hub, fed by a loop thread every tick (in-memory log)."""
+    """One process: the engine behind the Hub, fed by a loop thread every tick.
+
+    With a ``journal`` (the default on a database file) every accepted batch is committed to disk
+    before the reply and a restart replays it (service/journal.py, service/recovery.py); without
+    one (an in-memory store) the log lives in memory.
+    """
 
     mode = "embedded"
 
-    def __init__(self, hub: Hub, store: SqlStore, metrics: Metrics, tick: float = 0.15) -> None:
+    def __init__(self, hub: Hub, store: SqlStore, metrics: Metrics, tick: float = 0.15,
+                 journal: Journal | None = None, audit=None) -> None:
         super().__init__(store, metrics)
         self.hub = hub
         self.loop = EmbeddedLoop(hub, store, metrics, tick=tick)
+        self.journal = journal
+        self.audit = audit  # the ops chain, where a restart finds the operator's level pin
+        self.recovered: dict = {}
+        if journal is not None:
+            self.durable = True
+            journal.deliver = self.loop.deliver
+            hub.sink = lambda events: journal.enqueue(events)  # console decisions are journaled too
         metrics.queue_depth.labels("inbox").set_function(lambda: self.loop.depth)
         metrics.queue_depth.labels("review").set_function(lambda: hub.engine.review.depth)
 
     async def start(self) -> None:
-        """Start the loop thread."""
+        """Replay the journal (if any), then start the committer and the loop thread."""
+        if self.journal is not None:
+            from floodwall.service.recovery import recover
+
+            self.recovered = await anyio.to_thread.run_sync(lambda: recover(self.journal, self.loop, audit=self.audit))
+            self.journal.start()
         self.loop.start()
 
     async def stop(self) -> None:
-        """Stop the loop thread after a last batch."""
+        """Stop the loop thread after a last batch, then the committer."""
         await anyio.to_thread.run_sync(self.loop.stop)
+        if self.journal is not None:
+            await anyio.to_thread.run_sync(self.journal.stop)
+
+    def _check_up(self) -> None:
+        """503 instead of a 202 that nothing would ever process."""
+        if not self.loop.alive():
+            raise ApiError(503, "engine_down", "the engine loop is not running; events are not accepted "
+                           f"({self.loop.died or 'not started or stalled'})")
+        if self.journal is not None and not self.journal.alive():
+            raise ApiError(503, "journal_down", f"the event journal cannot commit ({self.journal.failed or 'stopped'})")
 
     async def ingest(self, events: Sequence[Event]) -> dict:
-        """Queue for the next batch (not durable: the embedded log is in memory)."""
-        self.loop.submit(events)
-        return {"durable": False}
+        """Commit to the journal, then answer (durable); without a journal, queue in memory (not durable)."""
+        self._check_up()
+        if self.journal is None:
+            self.loop.submit(events)
+            return {"durable": False}
+        try:
+            seq = await self.journal.append(events)
+        except JournalError as exc:
+            raise ApiError(503, "journal_down", str(exc)) from None
+        return {"durable": True, "seq": seq}
 
     async def gate(self, ev: StreamStarted) -> dict:
-        """Decide now, under the Hub's lock, between loop batches."""
+        """Decide now, under the Hub's lock, between loop batches; a retried event id gets the first answer."""
+        j = self.journal
+        if j is not None:
+            self._check_up()
+            first = j.cached_answer(ev.id)
+            if first is None and self.hub.engine.seen(ev.id):  # seen before this boot's memory: on disk
+                first = await anyio.to_thread.run_sync(j.answer, ev.id)
+            if first is not None:
+                return {**msgspec.json.decode(first), "duplicate": True}
+            answer = await self._gate_decide(ev)
+            body = msgspec.json.encode(answer)
+            j.remember(ev.id, body)
+            try:  # on disk before the reply: a retry, even after a restart, answers the same
+                await j.append([ev], "done", (ev.id, body))
+            except JournalError as exc:
+                raise ApiError(503, "journal_down", str(exc)) from None
+            return answer
+        return await self._gate_decide(ev)
+
+    async def _gate_decide(self, ev: StreamStarted) -> dict:
+        """The engine's gate decision (the path without a journal)."""
         def decide(blocking: bool = True):
             t0 = time.perf_counter()
             if not self.hub.lock.acquire(blocking=blocking):
@@ -193,8 +249,11 @@ class EmbeddedBackend(Backend):
         return super().decisions(key)
 
     async def ready(self) -> dict[str, bool]:
-        """Store reachable and the loop beating."""
-        return {**await super().ready(), "loop": self.loop.alive()}
+        """Store reachable, the loop beating, the journal committing."""
+        out = {**await super().ready(), "loop": self.loop.alive()}
+        if self.journal is not None:
+            out["journal"] = self.journal.alive()
+        return out
 
     def cases(self, limit: int) -> list[dict]:
         """Open review items, highest expected harm first."""
@@ -210,7 +269,7 @@ class EmbeddedBackend(Backend):
             item = self.hub.engine.review.items.get(case)
             status = item.status if item is not None else None
         ev = self.decision_event(case, status, violating, note, reviewer)
-        self.loop.submit([ev])
+        await self.ingest([ev])
         return {"event": ev.id, "case": case, "queued": True}
 
     def incident(self) -> dict:
@@ -237,16 +296,39 @@ class EmbeddedBackend(Backend):
                 self.hub.engine.banks.add_bank(HashBank(name, kind=kind))  # type: ignore[arg-type]
             except ValueError as exc:
                 raise ApiError(409, "exists", str(exc)) from None
+        await self._journal_bank(name, "create", kind=kind)
 
     async def bank_add(self, name: str, hexes: list[str], source: str, note: str = "") -> int:
         """Add to the engine's bank; the next frames are matched against it."""
         with self.hub.lock:
-            return self._bank(name).add(hexes, source=source, note=note)
+            bank = self._bank(name)
+            added = bank.add(hexes, source=source, note=note)
+            kind = bank.kind
+        if added:
+            await self._journal_bank(name, "add", kind=kind, hashes=hexes, source=source, note=note)
+        return added
 
     async def bank_remove(self, name: str, hex_hash: str) -> bool:
         """Remove from the engine's bank."""
         with self.hub.lock:
-            return self._bank(name).remove(hex_hash)
+            bank = self._bank(name)
+            removed = bank.remove(hex_hash)
+            kind = bank.kind
+        if removed:
+            await self._journal_bank(name, "remove", kind=kind, hashes=[hex_hash.lower()])
+        return removed
+
+    async def _journal_bank(self, name: str, op: str, **fields) -> None:
+        """Keep an applied bank edit in the journal, so that a restart applies it again."""
+        if self.journal is None:
+            return
+        fields["source"] = fields.get("source", "")[:128]
+        fields["note"] = fields.get("note", "")[:500]
+        ev = BankChanged(id=f"bk-{uuid.uuid4().hex}", ts=time.time(), bank=name, op=op, **fields)  # type: ignore[arg-type]
+        try:
+            await self.journal.append([ev], "done")
+        except JournalError as exc:
+            raise ApiError(503, "journal_down", f"the edit is applied but not on disk: {exc}") from None
 
     async def bank_export(self, name: str) -> str:
         """The engine's bank as PDQ hex."""
@@ -272,6 +354,13 @@ class NatsBackend(Backend):
         self._gate_busy: set[int] = set()
         self._publishing = 0
         metrics.queue_depth.labels("publishing").set_function(lambda: self._publishing)
+        import os
+
+        # A worker that has not beaten for this long counts as dead (503 on ingest); at start, every
+        # worker gets twice as long to appear.
+        self.worker_timeout = float(os.environ.get("FLOODWALL_WORKER_TIMEOUT", "15"))
+        self._beats: dict[int, float] = {}
+        self._started_at = time.monotonic()
 
     async def start(self) -> None:
         """Connect, make the stream, listen for gate replies; the engines' built-in banks are listed."""
@@ -291,12 +380,38 @@ class NatsBackend(Backend):
 
         await self.log.nc.subscribe(self.reply_subject, cb=on_reply)
 
+        async def on_beat(msg) -> None:
+            try:
+                self._beats[int(msg.subject.rsplit(".", 1)[1])] = time.monotonic()
+            except ValueError:
+                pass
+
+        self._started_at = time.monotonic()
+        await self.log.nc.subscribe(f"fw.{self.run}.beat.worker.*", cb=on_beat)
+
+    def silent_workers(self) -> list[int]:
+        """Partitions whose worker has not beaten within the timeout (after the start-up grace)."""
+        now = time.monotonic()
+        out = []
+        for p in range(self.log.partitioner.partitions):
+            last = self._beats.get(p)
+            if last is None:
+                if now - self._started_at > 2 * self.worker_timeout:
+                    out.append(p)
+            elif now - last > self.worker_timeout:
+                out.append(p)
+        return out
+
     async def stop(self) -> None:
         """Drain the connection."""
         await self.log.close()
 
     async def ingest(self, events: Sequence[Event]) -> dict:
         """Publish by partition; return once JetStream has acked every message (durable)."""
+        silent = self.silent_workers()
+        if silent:
+            raise ApiError(503, "worker_down", f"no heartbeat from the worker of partition(s) {silent} for over "
+                           f"{self.worker_timeout:g} s; events are not accepted until it is back", partitions=silent)
         t0 = time.perf_counter()
         self._publishing += len(events)
         try:
@@ -356,8 +471,8 @@ class NatsBackend(Backend):
             self._gate_busy.discard(partition)
 
     async def ready(self) -> dict[str, bool]:
-        """Store reachable and NATS connected."""
-        return {**await super().ready(), "nats": self.log.connected}
+        """Store reachable, NATS connected, every partition's worker beating."""
+        return {**await super().ready(), "nats": self.log.connected, "workers": not self.silent_workers()}
 
     def cases(self, limit: int) -> list[dict]:
         """Open cases as the workers mirrored them, highest expected harm first."""

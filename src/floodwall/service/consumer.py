@@ -24,6 +24,7 @@ from floodwall.service.metrics import Metrics
 from floodwall.service.runtime import run_async
 
 WRITE_AHEAD = 8  # items read but not yet committed, at most
+BEAT_EVERY = 2.0  # seconds between a consumer's heartbeats (core NATS, fw.<run>.beat.<name>)
 
 
 async def enqueue_write(writes: asyncio.Queue, writer: asyncio.Task, item) -> None:
@@ -42,6 +43,7 @@ class LogConsumer:
 
     subject: str = ""
     fetch: int = 32
+    beat_name: str = ""  # heartbeats on fw.<run>.beat.<beat_name> while the read loop runs ("": none)
 
     def __init__(self, nats_url: str, run: str, metrics: Metrics) -> None:
         self.nats_url, self.run, self.metrics = nats_url, run, metrics
@@ -69,7 +71,10 @@ class LogConsumer:
         self.metrics.queue_depth.labels("unwritten").set_function(writes.qsize)
         idle_since = time.monotonic()
         last_seq = 0
+        self.last_loop = time.monotonic()
+        beat = asyncio.create_task(self._beat(nc, writer)) if self.beat_name else None
         while not self._stop.is_set():
+            self.last_loop = time.monotonic()
             try:
                 msgs = [await sub.next_msg(timeout=0.5)]
             except nats.errors.TimeoutError:
@@ -86,6 +91,8 @@ class LogConsumer:
             item = await self._group(nc, js, fresh)
             if item is not None:
                 await enqueue_write(writes, writer, item)
+        if beat is not None:
+            beat.cancel()
         await enqueue_write(writes, writer, None)
         await writer
         await nc.flush()
@@ -106,6 +113,24 @@ class LogConsumer:
                     break
                 items.append(more)
             await self._commit(nc, items)
+
+    async def _beat(self, nc, writer: asyncio.Task) -> None:
+        """Say this consumer is alive while its read loop turns and its writer runs (the API's readiness)."""
+        import msgspec
+
+        subject = f"fw.{self.run}.beat.{self.beat_name}"
+        while not writer.done():
+            if time.monotonic() - self.last_loop < 5 * BEAT_EVERY:  # a stuck read loop stops beating
+                try:
+                    await nc.publish(subject, msgspec.json.encode({"name": self.beat_name, "ts": time.time(),
+                                                                   **self._beat_info()}))
+                except Exception:  # noqa: BLE001, S110  (NATS reconnecting: the next beat tries again)
+                    pass
+            await asyncio.sleep(BEAT_EVERY)
+
+    def _beat_info(self) -> dict:
+        """What a heartbeat carries besides the name and time."""
+        return {}
 
     def _started(self) -> None:
         """Called once subscribed (a log line)."""

@@ -25,9 +25,13 @@ class Hub:
         self._inbox: list[Event] = []
         self._inbox_lock = threading.Lock()
         self.seq = 0  # bumps after every batch: pages poll it to know when to refresh
+        self.sink = None  # where submissions go instead of the inbox (the journal, which then feeds the loop)
 
     def submit(self, events: Sequence[Event]) -> None:
         """Queue events for the loop's next batch (thread-safe)."""
+        if self.sink is not None:
+            self.sink(events)
+            return
         with self._inbox_lock:
             self._inbox.extend(events)
 

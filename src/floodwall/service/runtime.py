@@ -62,13 +62,17 @@ class CountingStore:
     """The engine's store port in the embedded service: counts verdicts, and writes behind.
 
     ``record`` only buffers (the engine calls it under the Hub's lock, and a go-live gate must not
-    wait for a database commit there); ``flush`` writes everything buffered in one transaction,
-    from the loop thread after each batch, outside the lock. The embedded log is not durable anyway.
+    wait for a database commit there); ``flush`` writes everything buffered in one transaction, from
+    the loop thread after each batch, outside the lock, together with how far the journal was
+    processed. A row the database refuses (poison) goes to dead letters; the others are still written.
+    ``muted`` (a restart replaying the journal to rebuild state) writes nothing: it was written before.
     """
 
     def __init__(self, store: SqlStore, metrics: Metrics) -> None:
         self.store = store
         self.metrics = metrics
+        self.muted = False
+        self.dead_rows = 0
         self._verdicts: list[Verdict] = []
         self._orders: list[ActionOrder] = []
         self._reports: list[dict] = []
@@ -77,6 +81,8 @@ class CountingStore:
 
     def record(self, verdicts: Sequence[Verdict], orders: Sequence[ActionOrder]) -> None:
         """Count and buffer."""
+        if self.muted:
+            return
         for v in verdicts:
             self.metrics.verdicts.labels(v.action, "shadow" if v.shadow else "live").inc()
         with self._lock:
@@ -85,19 +91,62 @@ class CountingStore:
 
     def record_reports(self, rows: list[dict]) -> None:
         """Buffer reports (written with the next flush)."""
+        if self.muted:
+            return
         with self._lock:
             self._reports.extend(rows)
 
-    def flush(self) -> int:
-        """Write what is buffered (in order); returns how many verdicts."""
+    def flush(self, processed: int | None = None) -> int:
+        """Write what is buffered (in order) and the journal mark, in one transaction; returns how many verdicts."""
+        import sqlalchemy as sa
+
         with self._flush_lock:
             with self._lock:
                 vs, os_, reps = self._verdicts, self._orders, self._reports
                 self._verdicts, self._orders, self._reports = [], [], []
-            if vs or os_:
-                self.store.record(vs, os_)
-            self.store.record_reports(reps)
+            if not (vs or os_ or reps) and processed is None:
+                return 0
+            st = self.store
+            vrows, arows = st.verdict_rows(vs), st.action_rows(os_)
+            try:
+                with st.engine.begin() as conn:
+                    st.write(conn, vrows, arows, reps)
+                    if processed is not None:
+                        mark_processed(conn, st.run, processed)
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("store refused a batch (%s); writing its rows one by one", type(exc).__name__)
+                self._one_by_one(vrows, arows, reps, processed)
             return len(vs)
+
+    def _one_by_one(self, vrows: list[dict], arows: list[dict], reps: list[dict], processed: int | None) -> None:
+        """Each row in its own transaction: the ones the database refuses become dead letters, with why."""
+        import json
+
+        import sqlalchemy as sa
+
+        st = self.store
+        dead: list[DeadLetter] = []
+        for table, rows in (("verdicts", vrows), ("actions", arows), ("reports", reps)):
+            for row in rows:
+                try:
+                    with st.engine.begin() as conn:
+                        st.write(conn, *([row] if t == table else [] for t in ("verdicts", "actions", "reports")))
+                except sa.exc.SQLAlchemyError as exc:
+                    self.dead_rows += 1
+                    dead.append(DeadLetter(raw=json.dumps(row, default=str)[:10_000], field=table,
+                                           reason=f"store error: {type(exc).__name__}: {str(exc)[:500]}"))
+        with st.engine.begin() as conn:
+            if processed is not None:
+                mark_processed(conn, st.run, processed)
+        if dead:
+            st.record_dead(dead)
+
+
+def mark_processed(conn, run: str, processed: int) -> None:
+    """Move the journal's processed mark (in the caller's transaction, with the results it covers)."""
+    from floodwall.service.journal import journal_marks as m
+
+    conn.execute(m.update().where(m.c.run == run, m.c.processed < processed).values(processed=processed))
 
 
 def open_store(url: str, run: str, attempts: int = 5) -> SqlStore:
@@ -172,7 +221,9 @@ class Courier:
 
 
 class EmbeddedLoop:
-    """The embedded event log and loop: ingest queues into the Hub, a thread runs a batch every tick."""
+    """The embedded loop: a thread runs a batch every tick, of what the journal delivered (or, without
+    one, what ingest queued in memory). One event that fails the engine or the store goes to dead
+    letters with its error; the rest of its batch proceeds, and the thread keeps running."""
 
     def __init__(self, hub: Hub, store: SqlStore, metrics: Metrics, *, tick: float = 0.15,
                  on_batch: Callable[[int], None] | None = None) -> None:
@@ -182,6 +233,8 @@ class EmbeddedLoop:
         self.tick = tick
         self.on_batch = on_batch
         self._accepted: deque[tuple[float, int]] = deque()  # (accept time, n events) per ingest call
+        self._journaled: list[Event] = []  # delivered by the journal after its commit, in journal order
+        self._seq: int | None = None  # the highest journal seq delivered and not yet taken
         self._pending = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -189,11 +242,20 @@ class EmbeddedLoop:
         self.last_beat = time.monotonic()
         self.batches = 0
         self.errors = 0
+        self.died: str | None = None  # why the thread stopped, if it ever did
 
     def submit(self, events: Sequence[Event]) -> None:
-        """Queue events for the next batch (not durable: the embedded log lives in memory)."""
+        """Queue events for the next batch, in memory (the path without a journal)."""
         with self._lock:
             self.hub.submit(events)
+            self._accepted.append((time.perf_counter(), len(events)))
+            self._pending += len(events)
+
+    def deliver(self, seq: int, events: Sequence[Event]) -> None:
+        """Queue a committed journal batch for the next batch (called by the journal, in seq order)."""
+        with self._lock:
+            self._journaled.extend(events)
+            self._seq = seq
             self._accepted.append((time.perf_counter(), len(events)))
             self._pending += len(events)
 
@@ -220,27 +282,17 @@ class EmbeddedLoop:
     def run_once(self) -> int:
         """Handle everything queued as one batch; returns how many events it held."""
         with self._lock:
-            events = self.hub.drain()
+            events = [*self._journaled, *self.hub.drain()]
+            seq, self._journaled, self._seq = self._seq, [], None
             accepted, self._accepted = self._accepted, deque()
             self._pending = 0
         self.last_beat = time.monotonic()
         if not events:
             return 0
         t0 = time.perf_counter()
-        try:
-            self.hub.handle(events)
-        except Exception as exc:  # one bad batch must not stop the service: keep it, with why
-            self.errors += 1
-            self.metrics.engine_errors.inc()
-            log.exception("engine failed on a batch of %d events", len(events))
-            from floodwall.events import encode_event
-
-            self.store.record_dead([DeadLetter(raw=encode_event(ev).decode()[:10_000], field="",
-                                               reason=f"engine error: {type(exc).__name__}: {exc}")
-                                    for ev in events])
-            return len(events)
+        self.handle_isolated(events)
         done = time.perf_counter()
-        self.flush()
+        self.flush(seq)
         self.metrics.batch_seconds.observe(done - t0)
         self.metrics.batch_events.observe(len(events))
         for t_acc, n in accepted:
@@ -250,19 +302,46 @@ class EmbeddedLoop:
             self.on_batch(len(events))
         return len(events)
 
-    def flush(self) -> None:
+    def handle_isolated(self, events: Sequence[Event], keep_dead: bool = True) -> None:
+        """Run a batch; if the engine fails on it, run its events one by one and dead-letter the failing ones."""
+        from floodwall.service.poison import dead_event, handle_isolated
+
+        failed = handle_isolated(self.hub.handle, self.hub.engine, events)
+        if not failed:
+            return
+        self.errors += len(failed)
+        self.metrics.engine_errors.inc(len(failed))
+        if keep_dead:
+            try:
+                self.store.record_dead([dead_event(ev, why) for ev, why in failed])
+            except Exception:  # noqa: BLE001  (the log line is all that is left)
+                log.exception("could not store %d dead letters", len(failed))
+
+    def flush(self, processed: int | None = None) -> None:
         """Write the engine's buffered verdicts and actions (write-behind store), if it buffers."""
         flush = getattr(self.hub.engine.store, "flush", None)
-        if flush is not None:
+        if flush is None:
+            return
+        if processed is None:
             flush()
+        else:
+            flush(processed)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            t0 = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                t0 = time.monotonic()
+                try:
+                    self.run_once()
+                    self.flush()  # also what gate calls decided between batches
+                except Exception:  # noqa: BLE001  (e.g. the store down for a moment: retry next tick)
+                    self.errors += 1
+                    log.exception("embedded loop iteration failed; continuing")
+                self._stop.wait(max(0.0, self.tick - (time.monotonic() - t0)))
             self.run_once()
-            self.flush()  # also what gate calls decided between batches
-            self._stop.wait(max(0.0, self.tick - (time.monotonic() - t0)))
-        self.run_once()
+        except BaseException as exc:
+            self.died = f"{type(exc).__name__}: {exc}"[:500]
+            log.critical("the embedded loop stopped: %s", self.died)  # /readyz and ingest now answer 503
 
 
 def run_async(main: Callable[[], Awaitable[None]]) -> None:

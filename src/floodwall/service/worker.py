@@ -46,12 +46,13 @@ from floodwall.adapters.nats_log import (
     stream_name,
 )
 from floodwall.adapters.store import _insert_ignore
-from floodwall.events import ActionOrder, FrameSampled, Sketch, StreamStarted, Verdict
+from floodwall.events import ActionOrder, DeadLetter, FrameSampled, Sketch, StreamStarted, Verdict
 from floodwall.response.incident import IncidentResponse
 from floodwall.response.outbox import message_rows
 from floodwall.response.outbox import outbox as outbox_table
 from floodwall.service.consumer import LogConsumer, run_process
 from floodwall.service.metrics import Metrics
+from floodwall.service.poison import dead_event, handle_isolated, insert_isolated
 from floodwall.service.runtime import (
     EventClock,
     OutboxEnforcer,
@@ -126,6 +127,11 @@ class Worker(LogConsumer):
         self._open_cases: set[str] = set()
         self._cases_seen = 0
         self.handled = self.rebuilt = 0
+        self.beat_name = f"worker.{partition}"  # the API answers 503 while a partition's worker is silent
+
+    def _beat_info(self) -> dict:
+        """The partition and how far it committed."""
+        return {"partition": self.partition, "offset": self.offset}
 
     def _started(self) -> None:
         log.info("worker p%d/%d run %s: committed offset %d, rebuilding", self.partition, self.partitions,
@@ -156,12 +162,21 @@ class Worker(LogConsumer):
     async def _handle(self, nc, m) -> tuple | None:
         """Run one message through the engine; its rows to commit (None when rebuilding)."""
         seq = m.metadata.sequence.stream
-        events = decode_batch(m.data)
+        headers = m.headers or {}
+        try:
+            events = decode_batch(m.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:  # poison: keep it, move the offset on
+            if seq <= self.offset:
+                return None
+            log.error("worker p%d: log message %d does not decode: %s", self.partition, seq, exc)
+            why = f"log message {seq} does not decode: {exc}"[:2000]
+            return (seq, [], [], [], headers, None,
+                    [DeadLetter(raw=bytes(m.data[:10_000]).decode("utf-8", "replace"), field="", reason=why)])
         self.clock.observe(events)
         if seq <= self.offset:  # already in the store: rebuild state only
             self.enforcer.muted = True
             try:
-                self.engine.handle(events)
+                handle_isolated(self.engine.handle, self.engine, events)  # its poison was dead-lettered then
             finally:
                 self.enforcer.muted = False
             self.capture.take()
@@ -172,10 +187,10 @@ class Worker(LogConsumer):
             return None
         t0 = time.perf_counter()
         self.metrics.log_lag.observe(max(0.0, time.time() - m.metadata.timestamp.timestamp()))
-        headers = m.headers or {}
         reply = headers.get("Fw-Reply")
         repeats = {ev.id for ev in events if type(ev) is StreamStarted and self.engine.seen(ev.id)} if reply else set()
-        self.engine.handle(events)
+        failed = handle_isolated(self.engine.handle, self.engine, events)
+        dead = [dead_event(ev, why) for ev, why in failed]
         verdicts, orders = self.capture.take()
         if reply:
             # The go-live gate waits on this. Answering before the commit is safe: if this worker dies
@@ -195,7 +210,7 @@ class Worker(LogConsumer):
         self.metrics.batch_seconds.observe(time.perf_counter() - t0)
         got = self.engine.sketch.take() if self.engine.sketch is not None else None
         sketch = Sketch(partition=self.partition, seq=seq, ts=self.clock.now(), **got) if got else None
-        return (seq, events, verdicts, orders, headers, sketch)
+        return (seq, events, verdicts, orders, headers, sketch, dead)
 
     def _send_sketches(self, js, rows: list[tuple]) -> list[asyncio.Task]:
         """Publish the messages' sketches for the coordinator; the acks to await before their commit."""
@@ -222,7 +237,9 @@ class Worker(LogConsumer):
         def phone(aid: str) -> str:
             return accounts[aid].phone if aid in accounts else ""
 
-        for seq, events, verdicts, orders, headers, _sk in rows:
+        dead: list[dict] = []
+        for seq, events, verdicts, orders, headers, _sk, poison in rows:
+            dead += [{"run": self.run, "field": d.field, "reason": d.reason, "line": None, "raw": d.raw} for d in poison]
             vrows += [{"id": p + v.id, "run": self.run, "ts": v.ts, "subject": v.subject, "key": v.key,
                        "action": v.action, "shadow": v.shadow, "policy": v.policy, "rules": v.rules,
                        "shadow_rules": v.shadow_rules, "evidence": msgspec.to_builtins(v.evidence)} for v in verdicts]
@@ -237,12 +254,47 @@ class Worker(LogConsumer):
         reports, self.capture.reports = [{**r, "run": self.run} for r in self.capture.reports], []
         decided, new_cases = self._mirror_cases()
         return {"reports": reports, "outbox": outbox_rows, "verdicts": vrows, "actions": arows,
-                "decided": decided, "cases": new_cases, "batches": brows}
+                "decided": decided, "cases": new_cases, "batches": brows, "dead": dead}
 
     def _write(self, w: dict) -> None:
-        """One transaction: everything a group of messages produced, and their offsets."""
+        """One transaction: everything a group of messages produced, and their offsets.
+
+        If the database refuses a row (poison), the same transaction is written again row by row in
+        savepoints: the refused rows become dead letters and the offset still moves on, so a restart
+        never meets the same row again.
+        """
+        try:
+            self._write_all(w)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("worker p%d: the store refused a group (%s); writing it row by row", self.partition,
+                      type(exc).__name__)
+            self._write_isolated(w)
+
+    def _write_isolated(self, w: dict) -> None:
+        """Everything but the rows the database refuses, and those as dead letters, in one transaction."""
+        eng = self.store.engine
+        dead = []
+        with eng.begin() as conn:
+            for name, stmt in (("reports", _insert_ignore(eng, store_tables.reports)),
+                               ("outbox", _insert_ignore(eng, outbox_table)),
+                               ("verdicts", store_tables.verdicts.insert()),
+                               ("actions", _insert_ignore(eng, store_tables.actions)),
+                               ("cases", _insert_ignore(eng, cases))):
+                dead += insert_isolated(conn, stmt, w[name], name)
+            for cid, violating, reviewer in w["decided"]:
+                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid)
+                             .values(status="decided", violating=violating, reviewer=reviewer))
+            rows = w["dead"] + [{"run": self.run, "field": d.field, "reason": d.reason, "line": None, "raw": d.raw}
+                                for d in dead]
+            if rows:
+                conn.execute(store_tables.dead_letters.insert(), rows)
+            conn.execute(log_batches.insert(), w["batches"])
+
+    def _write_all(self, w: dict) -> None:
         eng = self.store.engine
         with eng.begin() as conn:
+            if w["dead"]:
+                conn.execute(store_tables.dead_letters.insert(), w["dead"])
             if w["reports"]:
                 conn.execute(_insert_ignore(eng, store_tables.reports), w["reports"])
             if w["outbox"]:  # owner messages, once: the courier of `floodwall serve --notify` delivers them

@@ -1,0 +1,245 @@
+"""The embedded service's event log on disk: what a 202 rests on, and what a restart replays.
+
+Each accepted batch is one row of ``journal`` (msgpack), committed in the store's database (SQLite in
+WAL mode by default) before the API answers. A committer thread groups the batches that arrive while
+the previous commit runs into one transaction (group commit: one fsync for many requests, never on
+the event loop). After the commit the batches go to the loop in journal order; the loop writes its
+results and the highest journal sequence it processed (``journal_marks.processed``) in one
+transaction, so a restart processes exactly what was accepted and not yet processed.
+
+Rows of kind ``done`` were applied before they were journaled (gate calls, bank edits): a restart
+replays them, with everything processed, only to rebuild the engine's state (muted: nothing is sent
+or stored twice). Gate answers are kept by event id, so a retried gate call answers the first decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import msgspec
+import sqlalchemy as sa
+
+from floodwall.events import LogEvent
+
+log = logging.getLogger("floodwall.journal")
+
+metadata = sa.MetaData()
+
+journal = sa.Table(
+    "journal",
+    metadata,
+    sa.Column("run", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # "event": to process; "done": applied already
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),  # msgpack list of events
+    sa.Column("ts", sa.Float, nullable=False),
+)
+
+journal_marks = sa.Table(
+    "journal_marks",
+    metadata,
+    sa.Column("run", sa.String(64), primary_key=True),
+    sa.Column("processed", sa.BigInteger, nullable=False),  # every "event" row up to here is processed
+    sa.Column("boots", sa.Integer, nullable=False),  # how many times this run started (prefixes new ids)
+)
+
+gate_answers = sa.Table(
+    "gate_answers",
+    metadata,
+    sa.Column("run", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),  # the gate event's id (events.Id bounds it)
+    sa.Column("answer", sa.LargeBinary, nullable=False),  # the JSON the first call answered
+)
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(list[LogEvent])
+
+
+def sqlite_file(engine: sa.Engine) -> bool:
+    """True for a SQLite database in a file (an in-memory one is per connection, nothing to recover)."""
+    db = engine.url.database
+    return engine.dialect.name == "sqlite" and bool(db) and db != ":memory:" and "mode=memory" not in str(engine.url)
+
+
+def tune_sqlite(engine: sa.Engine, synchronous: str | None = None) -> None:
+    """WAL mode, fsync per commit (FULL; FLOODWALL_SYNC=normal trades power-loss safety for speed), a busy wait."""
+    sync = (synchronous or os.environ.get("FLOODWALL_SYNC", "full")).upper()
+    if sync not in ("FULL", "NORMAL"):
+        raise ValueError(f"FLOODWALL_SYNC must be 'full' or 'normal', not {sync.lower()!r}")
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:  # every connection, the pool's later ones too
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={sync}")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    engine.dispose()  # connections opened before the listener get replaced by tuned ones
+
+
+class JournalError(RuntimeError):
+    """The journal could not commit: the events were not accepted."""
+
+
+class Journal:
+    """Batches of events committed to the store's database by one committer thread (group commit)."""
+
+    def __init__(self, engine: sa.Engine, run: str, deliver: Callable[[int, list], None]) -> None:
+        self.engine = engine
+        self.run = run
+        self.deliver = deliver  # called with (seq, events) for "event" rows, in journal order, after the commit
+        metadata.create_all(engine)
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._seq = 0
+        self.boot = 0
+        self.processed = 0
+        self.failed: str | None = None  # why the last commit failed (None: healthy)
+        self.commits = 0
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.sync = os.environ.get("FLOODWALL_SYNC", "full").upper()
+        self._answers: dict[str, bytes] = {}  # recent gate answers by event id (the table holds them all)
+
+    # ---- start and recovery ------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Count this boot and read where processing stopped."""
+        m = journal_marks
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(m).where(m.c.run == self.run)).first()
+            if row is None:
+                conn.execute(m.insert().values(run=self.run, processed=0, boots=1))
+                self.boot, self.processed = 1, 0
+            else:
+                self.boot, self.processed = row.boots + 1, row.processed
+                conn.execute(m.update().where(m.c.run == self.run).values(boots=self.boot))
+            top = conn.execute(sa.select(sa.func.max(journal.c.seq)).where(journal.c.run == self.run)).scalar()
+        self._seq = int(top or 0)
+
+    def rows(self, chunk: int = 500) -> Iterator[tuple[int, str, list]]:
+        """Every journal row in order: (seq, kind, events)."""
+        after = 0
+        while True:
+            with self.engine.connect() as conn:
+                got = conn.execute(sa.select(journal.c.seq, journal.c.kind, journal.c.body).where(
+                    journal.c.run == self.run, journal.c.seq > after).order_by(journal.c.seq).limit(chunk)).all()
+            if not got:
+                return
+            for seq, kind, body in got:
+                yield seq, kind, _decoder.decode(body)
+            after = got[-1][0]
+
+    def start(self) -> None:
+        """Start the committer thread."""
+        self._thread = threading.Thread(target=self._run, name="floodwall-journal", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Commit what is queued, then stop."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(10)
+
+    def alive(self) -> bool:
+        """True while the committer runs and its last commit worked."""
+        return self._thread is not None and self._thread.is_alive() and self.failed is None
+
+    # ---- appending ---------------------------------------------------------------------------
+
+    def enqueue(self, events: Sequence, kind: str = "event", answer: tuple[str, bytes] | None = None
+                ) -> concurrent.futures.Future:
+        """Queue a batch for the next group commit; the future resolves to its seq once it is on disk."""
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put((list(events), kind, answer, fut))
+        return fut
+
+    async def append(self, events: Sequence, kind: str = "event", answer: tuple[str, bytes] | None = None) -> int:
+        """Commit a batch (grouped with others) and return its seq; JournalError if it is not on disk."""
+        return await asyncio.wrap_future(self.enqueue(events, kind, answer))
+
+    def remember(self, event_id: str, answer: bytes) -> None:
+        """Keep a gate answer in memory until its row is committed (a concurrent retry finds it)."""
+        if len(self._answers) > 100_000:
+            self._answers.clear()  # bounded: the table still has every answer
+        self._answers[event_id] = answer
+
+    def cached_answer(self, event_id: str) -> bytes | None:
+        """A gate answer given since this boot (memory only: no database read on the gate's path)."""
+        return self._answers.get(event_id)
+
+    def answer(self, event_id: str) -> bytes | None:
+        """The first answer given to a gate event id, if any (memory, then the table)."""
+        got = self._answers.get(event_id)
+        if got is not None:
+            return got
+        g = gate_answers
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(g.c.answer).where(g.c.run == self.run, g.c.id == event_id)).scalar()
+
+    def _insert(self, conn, rows: list[dict], answers: list[dict]) -> None:
+        from floodwall.adapters.store import _insert_ignore
+
+        conn.execute(journal.insert(), rows)
+        if answers:
+            conn.execute(_insert_ignore(self.engine, gate_answers), answers)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            group = [item]
+            while True:  # everything that queued while the last commit ran goes in this one
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._commit(group)
+                    return
+                group.append(nxt)
+            self._commit(group)
+
+    def _commit(self, group: list) -> None:
+        now = time.time()
+        rows, answers = [], []
+        seq = self._seq
+        for events, kind, answer, _fut in group:
+            seq += 1
+            rows.append({"run": self.run, "seq": seq, "kind": kind, "events": len(events),
+                         "body": _encoder.encode(events), "ts": now})
+            if answer is not None:
+                answers.append({"run": self.run, "id": answer[0], "answer": answer[1]})
+        # Accepted events wait for an fsync (FULL, unless FLOODWALL_SYNC=normal). A group of gate answers and
+        # bank edits only: written to the WAL without the fsync (NORMAL), which a killed process keeps and
+        # only a power loss could take back; the gate's latency then has no fsync in it.
+        lazy = self.sqlite and all(kind == "done" for _e, kind, _a, _f in group)
+        try:
+            with self.engine.connect() as conn:
+                if self.sqlite:
+                    conn.exec_driver_sql(f"PRAGMA synchronous={'NORMAL' if lazy else self.sync}")
+                    conn.commit()  # ends the autobegun transaction: the pragma holds for the next one
+                with conn.begin():
+                    self._insert(conn, rows, answers)
+        except Exception as exc:  # noqa: BLE001  (every waiting caller hears why; the next group retries)
+            self.failed = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("journal commit failed for %d batches", len(group))
+            for *_, fut in group:
+                fut.set_exception(JournalError(f"the journal could not commit: {self.failed}"))
+            return
+        self.failed = None
+        self._seq = seq
+        self.commits += 1
+        for row, (events, kind, _answer, fut) in zip(rows, group, strict=True):
+            if kind == "event":
+                self.deliver(row["seq"], events)
+            fut.set_result(row["seq"])
