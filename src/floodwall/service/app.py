@@ -19,6 +19,7 @@ import msgspec
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from floodwall.adapters.keys import ApiKey, KeyStore, TokenBucket
@@ -26,6 +27,7 @@ from floodwall.content.bank import parse_hash_lines
 from floodwall.events import DeadLetter, Event, EventError, StreamStarted, decode_event
 from floodwall.service.auth import ApiError, require_scope
 from floodwall.service.backends import Backend
+from floodwall.service.openapi_doc import add_error_responses
 
 log = logging.getLogger("floodwall.api")
 
@@ -118,9 +120,11 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         finally:
             await backend.stop()
 
-    app = FastAPI(title=title, version="1", lifespan=lifespan,
-                  description="Floodwall: events in, verdicts and actions out. Every call but /healthz, "
-                              "/readyz and /metrics needs an API key (Authorization: Bearer fw_...).")
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from files in the wheel
+    # (served under /static-offline-docs), not from a CDN an offline deployment cannot reach.
+    app = FastAPIOffline(title=title, version="1", lifespan=lifespan, swagger_ui_parameters={"validatorUrl": None},
+                         description="Floodwall: events in, verdicts and actions out. Every call but /healthz, "
+                                     "/readyz and /metrics needs an API key (Authorization: Bearer fw_...).")
     app.state.backend = backend
     app.state.keys = keys
     app.state.buckets = TokenBucket()
@@ -341,7 +345,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
             spec.setdefault("components", {}).setdefault("schemas", {}).update(components)
             spec["components"]["securitySchemes"] = {"apiKey": {"type": "http", "scheme": "bearer"}}
             spec["security"] = [{"apiKey": []}]
-            app.openapi_schema = spec
+            app.openapi_schema = add_error_responses(spec)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
