@@ -38,7 +38,11 @@ class UndoIn(BaseModel):
 
 
 def _name(who: Any) -> str:
-    return who if isinstance(who, str) else str(getattr(who, "name", "") or "")
+    """The principal: a plain string as given, or a key as "name (id)" (names need not be unique)."""
+    if isinstance(who, str):
+        return who
+    name, kid = str(getattr(who, "name", "") or ""), getattr(who, "id", None)
+    return f"{name} ({kid})" if name and kid else name
 
 
 def router(hub, mass: MassActions, operator):

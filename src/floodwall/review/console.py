@@ -156,6 +156,12 @@ def router(hub: Hub, guard=None) -> APIRouter:
             raise HTTPException(422, "reviewer: give your name (decisions are recorded with who made them)")
         return name
 
+    def audit(request: Request, action: str, item_id: str, detail: dict) -> None:
+        # Behind the service's keys, console decisions go into the same audit chain as the API's.
+        key, keys = getattr(request.state, "key", None), getattr(request.app.state, "keys", None)
+        if key is not None and keys is not None:
+            keys.audit(key.id, action, item_id, detail)
+
     @r.get("", response_class=HTMLResponse, summary="The ranked queue of open cases")
     def queue_page(request: Request) -> HTMLResponse:
         with hub.lock:
@@ -196,8 +202,11 @@ def router(hub: Hub, guard=None) -> APIRouter:
             if item.status == "decided":
                 raise HTTPException(409, f"case {item_id} is already decided; undo it first")
             now = hub.engine.clock.now()
-        hub.submit([ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=now, item=item_id, reviewer=who,
-                                  violating=violating == "1", note=note[:500])])
+        ev = ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=now, item=item_id, reviewer=who,
+                           violating=violating == "1", note=note[:500])
+        hub.submit([ev])
+        audit(request, "review.decide", item_id, {"violating": ev.violating, "note": ev.note, "event": ev.id,
+                                                  "via": "console"})
         resp = RedirectResponse(f"/review/case/{item_id}", status_code=303)
         resp.set_cookie("reviewer", who, samesite="strict")
         return resp
@@ -209,7 +218,9 @@ def router(hub: Hub, guard=None) -> APIRouter:
             if item_id not in hub.engine.decision_effects:
                 raise HTTPException(409, f"case {item_id} has no decision to undo")
             now = hub.engine.clock.now()
-        hub.submit([ReviewReversed(id=f"rr-{uuid.uuid4().hex}", ts=now, item=item_id, reviewer=who, note=note[:500])])
+        ev = ReviewReversed(id=f"rr-{uuid.uuid4().hex}", ts=now, item=item_id, reviewer=who, note=note[:500])
+        hub.submit([ev])
+        audit(request, "review.undo", item_id, {"note": ev.note, "event": ev.id, "via": "console"})
         return RedirectResponse(f"/review/case/{item_id}", status_code=303)
 
     @r.get("/history", response_class=HTMLResponse, summary="Every decision, with undo")

@@ -28,6 +28,7 @@ from floodwall.events import DeadLetter, Event, EventError, StreamStarted, decod
 from floodwall.service.auth import ApiError, require_scope
 from floodwall.service.backends import Backend
 from floodwall.service.openapi_doc import add_error_responses
+from floodwall.service.principals import principal, vet_feedback
 
 log = logging.getLogger("floodwall.api")
 
@@ -39,6 +40,12 @@ class DecisionIn(BaseModel):
     """A reviewer's decision on a case."""
 
     violating: bool
+    note: str = Field("", max_length=2000)
+
+
+class UndoIn(BaseModel):
+    """Why a decision is undone."""
+
     note: str = Field("", max_length=2000)
 
 
@@ -177,14 +184,17 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         if len(raws) > MAX_EVENTS:
             raise ApiError(413, "too_many_events", f"{len(raws)} events; at most {MAX_EVENTS} per request")
         good: list[Event] = []
+        where: list[int] = []  # each good event's index in the body
         rejected, dead = [], []
         for i, raw in enumerate(raws):
             try:
                 good.append(decode_event(raw))
+                where.append(i)
             except EventError as err:
                 rejected.append({"index": i, "field": err.field, "reason": err.reason})
                 dead.append(DeadLetter(raw=bytes(raw).decode("utf-8", "replace")[:10_000], field=err.field,
                                        reason=err.reason, line=i))
+        decisions = vet_feedback(good, where, key)  # 403 for forged decisions, before anything is kept
         if dead:
             await backend.dead(dead)
             metrics.events_in.labels("rejected").inc(len(dead))
@@ -192,6 +202,8 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         if good:
             out.update(await backend.ingest(good))
             metrics.events_in.labels("accepted").inc(len(good))
+            for action, ev in decisions:
+                await anyio.to_thread.run_sync(audit, key, action, ev.item, {"event": ev.id, "note": ev.note})
         if rejected and not good:
             return JSONResponse({"error": {"type": "invalid_events", "message": "no event in the batch was valid",
                                            **out}}, status_code=422)
@@ -244,9 +256,16 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
     @app.post("/v1/cases/{case}/decision", tags=["review"], status_code=202)
     async def decide(case: str, body: DecisionIn, key: ApiKey = Depends(require_scope("review"))):
         """Decide a case; the decision acts on every room and account the case covers."""
-        out = await backend.decide(case, body.violating, body.note, reviewer=key.name)
+        out = await backend.decide(case, body.violating, body.note, reviewer=principal(key))
         await anyio.to_thread.run_sync(audit, key, "review.decide", case,
-                                       {"violating": body.violating, "note": body.note})
+                                       {"violating": body.violating, "note": body.note, "event": out["event"]})
+        return out
+
+    @app.post("/v1/cases/{case}/undo", tags=["review"], status_code=202)
+    async def undo(case: str, body: UndoIn, key: ApiKey = Depends(require_scope("review"))):
+        """Undo a case's decision: what it removed comes back and the case reopens."""
+        out = await backend.undo(case, body.note, reviewer=principal(key))
+        await anyio.to_thread.run_sync(audit, key, "review.undo", case, {"note": body.note, "event": out["event"]})
         return out
 
     @app.get("/v1/incidents", tags=["incidents"])
