@@ -126,7 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     app = build_app(store_url=args.store, log_url=args.log, run=args.run, partitions=args.partitions,
                     policy=args.policy, clock=args.clock, tick=args.tick, notify=args.notify,
-                    image_model=args.image_model)
+                    image_model=args.image_model, max_body=args.max_body)
     run_server(app, args.host, args.port)
     return 0
 
@@ -196,6 +196,8 @@ def _service_parsers(sub) -> None:
                                      "service URL (sms://, mailto://, ...); without it they wait in the outbox")
     sv.add_argument("--image-model", default="none", choices=["none", "open_nsfw"],
                     help="embedded: score frames with this model (open_nsfw needs the 'classifier' extra)")
+    sv.add_argument("--max-body", type=int, default=8 * 1024 * 1024,
+                    help="largest request body in bytes (default 8 MiB); larger ones get 413")
     sv.set_defaults(func=_serve)
     wk = sub.add_parser("worker", parents=[common], help="consume one JetStream partition through the engine")
     wk.add_argument("--log", default="nats://127.0.0.1:4222")

@@ -27,6 +27,7 @@ from floodwall.content.bank import parse_hash_lines
 from floodwall.events import DeadLetter, Event, EventError, StreamStarted, decode_event
 from floodwall.service.auth import ApiError, require_scope
 from floodwall.service.backends import Backend
+from floodwall.service.limits import DEFAULT_MAX_BODY, EdgeLimits
 from floodwall.service.openapi_doc import add_error_responses
 from floodwall.service.principals import principal, vet_feedback
 
@@ -110,7 +111,7 @@ def _body(schema: dict) -> dict:
 
 
 def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIRouter] = (),
-               title: str = "Floodwall") -> FastAPI:
+               title: str = "Floodwall", max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
     """The FastAPI app over a backend (embedded Hub or NATS) and a key store."""
     schemas, components = _event_schemas()
 
@@ -147,6 +148,11 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         return JSONResponse({"error": {"type": "invalid_request", "message": "the request failed validation",
                                        "errors": errs}}, status_code=422)
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, exc: RecursionError):  # a backstop: EdgeLimits stops deep JSON first
+        return JSONResponse({"error": {"type": "too_deep", "message": "the body nests too deeply"}}, status_code=400)
+
+    app.add_middleware(EdgeLimits, max_body=max_body)  # 413 / 400 before any route reads a body
     app.add_middleware(CountRequests, metrics=metrics)
 
     def audit(key: ApiKey, action: str, target: str, detail: dict | None = None) -> None:
