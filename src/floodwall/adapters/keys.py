@@ -131,6 +131,14 @@ class KeyStore:
         self._cache[digest] = (now, key)
         return key
 
+    def by_id(self, key_id: str) -> ApiKey | None:
+        """The active key with this id (a console session's), or None if unknown or revoked."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+        if row is None or row.revoked is not None:
+            return None
+        return ApiKey(row.id, row.name, frozenset(row.scopes), row.rate, row.burst)
+
     def revoke(self, key_id: str) -> bool:
         """Revoke a key (takes effect within CACHE_TTL seconds everywhere, at once here)."""
         with self.engine.begin() as conn:

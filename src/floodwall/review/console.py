@@ -21,6 +21,7 @@ from floodwall.engine.engine import Engine
 from floodwall.events import ReviewDecided, ReviewReversed
 from floodwall.review.queue import ReviewItem
 from floodwall.service.hub import Hub
+from floodwall.service.sessions import same_origin
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html"]))
@@ -143,7 +144,8 @@ def router(hub: Hub, guard=None) -> APIRouter:
     def page(name: str, request: Request, **ctx) -> HTMLResponse:
         engine = hub.engine
         base = {"hub_name": hub.name, "clock": when(engine.clock.now()), "depth": engine.review.depth,
-                "reviewer": request.cookies.get("reviewer", "console")}
+                "reviewer": request.cookies.get("reviewer", "console"),
+                "csrf": getattr(request.state, "csrf", "")}  # signed in: every form carries the session's token
         html = _templates.get_template(name).render({**base, **ctx})
         return HTMLResponse(html)
 
@@ -189,7 +191,13 @@ def router(hub: Hub, guard=None) -> APIRouter:
             except KeyError:
                 raise HTTPException(404, f"no case {item_id!r}") from None
 
-    @r.post("/case/{item_id}/decide", summary="Decide a case: it acts on every room it covers")
+    def from_here(request: Request) -> None:
+        # Also without keys (`replay --serve` on localhost): a page on another site must not decide.
+        if not same_origin(request):
+            raise HTTPException(403, "a decision posted from another origin is refused")
+
+    @r.post("/case/{item_id}/decide", summary="Decide a case: it acts on every room it covers",
+            dependencies=[Depends(from_here)])
     def decide(request: Request, item_id: str, violating: str = Form(...), reviewer: str = Form("console"),
                note: str = Form("")) -> RedirectResponse:
         if violating not in ("0", "1"):
@@ -211,7 +219,8 @@ def router(hub: Hub, guard=None) -> APIRouter:
         resp.set_cookie("reviewer", who, samesite="strict")
         return resp
 
-    @r.post("/case/{item_id}/undo", summary="Undo a case's decision: restore what it removed, reopen it")
+    @r.post("/case/{item_id}/undo", summary="Undo a case's decision: restore what it removed, reopen it",
+            dependencies=[Depends(from_here)])
     def undo(request: Request, item_id: str, reviewer: str = Form("console"), note: str = Form("")) -> RedirectResponse:
         who = reviewer_of(reviewer, request)
         with hub.lock:

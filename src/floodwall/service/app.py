@@ -30,6 +30,7 @@ from floodwall.service.backends import Backend
 from floodwall.service.limits import DEFAULT_MAX_BODY, EdgeLimits
 from floodwall.service.openapi_doc import add_error_responses
 from floodwall.service.principals import principal, vet_feedback
+from floodwall.service.sessions import SessionStore
 
 log = logging.getLogger("floodwall.api")
 
@@ -135,6 +136,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
                                      "/readyz and /metrics needs an API key (Authorization: Bearer fw_...).")
     app.state.backend = backend
     app.state.keys = keys
+    app.state.sessions = SessionStore(keys.engine)  # the console's sign-ins
     app.state.buckets = TokenBucket()
     app.state.metrics = metrics = backend.metrics
 
@@ -350,6 +352,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         """Revoke a key."""
         if not await anyio.to_thread.run_sync(keys.revoke, key_id):
             raise ApiError(404, "not_found", f"no active key {key_id!r}")
+        await anyio.to_thread.run_sync(app.state.sessions.end_for_key, key_id)
         await anyio.to_thread.run_sync(audit, key, "key.revoke", key_id)
         return {"revoked": key_id}
 
