@@ -35,6 +35,7 @@ api_keys = sa.Table(
     sa.Column("burst", sa.Float, nullable=False),  # bucket size
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("revoked", sa.Float, nullable=True),
+    sa.Column("created_by", sa.String(32), nullable=True),  # the key id that created it (None: the CLI)
 )
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class KeyStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        _add_missing_columns(engine)
         self._ph = PasswordHasher()
         self._cache: dict[bytes, tuple[float, ApiKey]] = {}
         self._verifying: dict[bytes, threading.Lock] = {}  # one argon2 run per presented key at a time
@@ -67,7 +69,7 @@ class KeyStore:
         self._audit = AuditLog(engine, chain=AUDIT_CHAIN)
 
     def create(self, name: str, scopes: list[str] | tuple[str, ...], *, rate: float = 1000.0,
-               burst: float = 2000.0) -> tuple[str, ApiKey]:
+               burst: float = 2000.0, created_by: str | None = None) -> tuple[str, ApiKey]:
         """Create a key; returns (the secret to show once, the key)."""
         bad = [s for s in scopes if s not in SCOPES]
         if bad or not scopes:
@@ -79,7 +81,7 @@ class KeyStore:
         with self.engine.begin() as conn:
             conn.execute(api_keys.insert().values(
                 id=kid, name=name, hash=self._ph.hash(secret), scopes=sorted(set(scopes)), rate=rate,
-                burst=burst, created=time.time(), revoked=None))
+                burst=burst, created=time.time(), revoked=None, created_by=created_by))
         return f"fw_{kid}_{secret}", ApiKey(kid, name, frozenset(scopes), rate, burst)
 
     def cached(self, presented: str) -> ApiKey | None:
@@ -131,6 +133,20 @@ class KeyStore:
         self._cache[digest] = (now, key)
         return key
 
+    def lineage(self, key_id: str) -> list[str]:
+        """The key and the keys that created it, back to one made by the CLI (nearest first)."""
+        with self.engine.connect() as conn:
+            parent = dict(conn.execute(sa.select(api_keys.c.id, api_keys.c.created_by)).all())
+        out = []
+        while key_id and key_id in parent and key_id not in out:  # `not in out`: a cycle cannot hang us
+            out.append(key_id)
+            key_id = parent[key_id]
+        return out
+
+    def related(self, a: str, b: str) -> bool:
+        """True if two keys may be one person's: the same key, or one created the other (transitively)."""
+        return a == b or a in self.lineage(b) or b in self.lineage(a)
+
     def by_id(self, key_id: str) -> ApiKey | None:
         """The active key with this id (a console session's), or None if unknown or revoked."""
         with self.engine.connect() as conn:
@@ -172,6 +188,14 @@ class KeyStore:
         """True if the API's audit chain verifies end to end."""
         _, breaks = verify_store(self.engine, chain=AUDIT_CHAIN)
         return not breaks
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """Stores made before a column existed get it (create_all adds tables, not columns)."""
+    have = {c["name"] for c in sa.inspect(engine).get_columns("api_keys")}
+    with engine.begin() as conn:
+        if "created_by" not in have:
+            conn.execute(sa.text("ALTER TABLE api_keys ADD COLUMN created_by VARCHAR(32)"))
 
 
 class TokenBucket:

@@ -338,7 +338,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
     async def create_key(body: KeyIn, key: ApiKey = Depends(require_scope("admin"))):
         """Create an API key; the secret is in this response only."""
         secret, new = await anyio.to_thread.run_sync(
-            lambda: keys.create(body.name, body.scopes, rate=body.rate, burst=body.burst))
+            lambda: keys.create(body.name, body.scopes, rate=body.rate, burst=body.burst, created_by=key.id))
         await anyio.to_thread.run_sync(audit, key, "key.create", new.id, {"name": body.name, "scopes": body.scopes})
         return {"id": new.id, "name": new.name, "scopes": sorted(new.scopes), "secret": secret}
 
