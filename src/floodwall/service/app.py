@@ -30,6 +30,7 @@ from floodwall.service.backends import Backend
 from floodwall.service.limits import DEFAULT_MAX_BODY, EdgeLimits
 from floodwall.service.openapi_doc import add_error_responses
 from floodwall.service.principals import principal, vet_feedback
+from floodwall.service.attempts import FailedAttempts
 from floodwall.service.sessions import SessionStore
 
 log = logging.getLogger("floodwall.api")
@@ -137,6 +138,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
     app.state.backend = backend
     app.state.keys = keys
     app.state.sessions = SessionStore(keys.engine)  # the console's sign-ins
+    app.state.attempts = FailedAttempts()  # failed keys, per client address and key id
     app.state.buckets = TokenBucket()
     app.state.metrics = metrics = backend.metrics
 

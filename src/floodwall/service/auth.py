@@ -60,6 +60,26 @@ async def session_key(request: Request) -> ApiKey | None:
     return key
 
 
+async def verify_limited(request: Request, presented: str) -> ApiKey:
+    """Verify a presented key unless its client address or key id failed too often lately (429); a failure
+    counts against both (401)."""
+    from floodwall.service.attempts import key_id_of
+
+    attempts = request.app.state.attempts
+    address, kid = request.client.host if request.client else None, key_id_of(presented)
+    wait = attempts.wait(address, kid)
+    if wait > 0:
+        err = ApiError(429, "too_many_failures", "too many failed key attempts from this address or for this "
+                                                 "key id; wait", retry_after=round(wait, 1))
+        err.headers["Retry-After"] = str(max(1, round(wait + 0.5)))
+        raise err
+    key = await anyio.to_thread.run_sync(request.app.state.keys.verify, presented)
+    if key is None:
+        attempts.fail(address, kid)
+        raise ApiError(401, "invalid_key", "the API key is unknown, wrong or revoked")
+    return key
+
+
 def require_scope(scope: str):
     """A dependency that admits a valid, unrevoked, not rate-limited key holding ``scope``."""
 
@@ -67,10 +87,10 @@ def require_scope(scope: str):
         presented = presented_key(request)
         keys = request.app.state.keys
         if presented is not None:
-            # verify() is a dict lookup once cached; the first use of a key runs argon2 (slow) off the loop.
-            key = keys.cached(presented) or await anyio.to_thread.run_sync(keys.verify, presented)
+            # A key verified lately is a dict lookup; anything else is checked against the failure limits first.
+            key = keys.cached(presented)
             if key is None:
-                raise ApiError(401, "invalid_key", "the API key is unknown, wrong or revoked")
+                key = await verify_limited(request, presented)
         else:
             key = await session_key(request)
             if key is None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from floodwall.service.hub import Hub
-
 from floodwall.service.sessions import SESSION_COOKIE, SessionStore, cookie_secure, same_origin
 
 
@@ -53,16 +53,24 @@ def login_router() -> APIRouter:
         return HTMLResponse(_LOGIN.replace("{error}", ""))
 
     @r.post("/login", response_model=None)
-    def login(request: Request, key: str = Form("")) -> HTMLResponse | RedirectResponse:
+    async def login(request: Request, key: str = Form("")) -> HTMLResponse | RedirectResponse:
+        from floodwall.service.auth import ApiError, verify_limited
+
         if not same_origin(request):  # no signing a victim in to an attacker's session (login CSRF)
             return HTMLResponse(_LOGIN.replace("{error}", "<p><strong>Cross-origin sign-in refused.</strong></p>"),
                                 status_code=403)
-        found = request.app.state.keys.verify(key.strip()) if key.strip() else None
+        try:
+            found = await verify_limited(request, key.strip()) if key.strip() else None
+        except ApiError as exc:
+            if exc.status == 429:
+                return HTMLResponse(_LOGIN.replace("{error}", "<p><strong>Too many failed sign-ins; wait a minute."
+                                                              "</strong></p>"), status_code=429, headers=exc.headers)
+            found = None
         if found is None or not found.allows("review"):
             return HTMLResponse(_LOGIN.replace("{error}", "<p><strong>That key is unknown, revoked, or lacks the "
                                                           "review scope.</strong></p>"), status_code=401)
         sessions: SessionStore = request.app.state.sessions
-        sid, _ = sessions.create(found.id)
+        sid, _ = await anyio.to_thread.run_sync(sessions.create, found.id)
         resp = RedirectResponse("/review", status_code=303)
         resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="strict", secure=cookie_secure(request),
                         max_age=int(sessions.TTL), path="/")
