@@ -105,3 +105,12 @@ def test_level_pins_and_mass_actions_are_audited_with_the_key(svc):
     assert r.status_code == 200
     ops = read_chain(app.state.keys.engine, "ops")
     assert ops[-1]["action"] == "level_set" and ops[-1]["actor"] == f"operate-person ({ids['operate']})"
+
+
+def test_a_long_key_name_still_fits_the_reviewer_column(svc):
+    client, secrets, _, case, app = svc
+    long_secret, long_key = app.state.keys.create("r" * 128, ["review"])
+    r = client.post(f"/v1/cases/{case}/decision", json={"violating": False}, headers=bearer(long_secret))
+    assert r.status_code == 202
+    decided = wait_for(lambda: (c := case_of(client, secrets, case))["status"] == "decided" and c)
+    assert len(decided["reviewer"]) <= 128 and decided["reviewer"].endswith(f"({long_key.id})")

@@ -44,7 +44,7 @@ def _name(who: Any) -> str:
     if isinstance(who, str):
         return who
     name, kid = str(getattr(who, "name", "") or ""), getattr(who, "id", None)
-    return f"{name} ({kid})" if name and kid else name
+    return f"{name[:100]} ({kid})" if name and kid else name[:128]
 
 
 def _key_id(principal: str) -> str | None:

@@ -152,7 +152,7 @@ def router(hub: Hub, guard=None) -> APIRouter:
     def reviewer_of(name: str, request: Request | None = None) -> str:
         key = getattr(request.state, "key", None) if request is not None else None
         if key is not None:  # signed in: decisions carry the key's name, not what the form says
-            return f"{key.name} ({key.id})"
+            return f"{key.name[:100]} ({key.id})"  # as service.principals.principal names it
         name = name.strip()[:64]
         if not name:
             raise HTTPException(422, "reviewer: give your name (decisions are recorded with who made them)")

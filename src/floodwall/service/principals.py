@@ -12,7 +12,8 @@ from floodwall.service.auth import ApiError
 
 def principal(key: ApiKey) -> str:
     """How a key is named in decisions and the audit chain: its name and its id (names need not be unique)."""
-    return f"{key.name} ({key.id})"
+    # At most 100 characters of the name: the principal fits the 128-character reviewer columns.
+    return f"{key.name[:100]} ({key.id})"
 
 
 def vet_feedback(events: list[Event], indices: list[int], key: ApiKey) -> list[tuple[str, Event]]:
