@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+# Exactly the locked versions (runtime + test), each checked against its hash; then the project, adding nothing.
+.venv/bin/python -m pip install -q --require-hashes -r requirements/lock-test.txt
+.venv/bin/python -m pip install -q --no-deps -e .
+.venv/bin/python -m pip check
 bash scripts/services.sh
 exec .venv/bin/python -m pytest "$@"

@@ -72,6 +72,13 @@ def test_case_mirrored_listed_and_decided_through_the_log(deployment):
     wait_for(lambda: not client.get("/v1/cases", headers=bearer(s["review"])).json()["items"])
     assert client.post("/v1/cases/rv-1/decision", json={"violating": True},
                        headers=bearer(s["review"])).status_code == 404
+    # The undo goes through the log to the case's partition too: the room comes back, the case reopens.
+    r = client.post(f"/v1/cases/{case['id']}/undo", json={"note": "wrong room"}, headers=bearer(s["review"]))
+    assert r.status_code == 202 and r.json()["durable"] is True
+    wait_for(lambda: any(a["action"] == "restore" for a in
+                         client.get("/v1/decisions/s1", headers=bearer(s["review"])).json()["actions"]))
+    wait_for(lambda: client.get("/v1/cases", headers=bearer(s["review"])).json()["items"])
+    assert client.post("/v1/cases/rv-1/undo", json={}, headers=bearer(s["review"])).status_code == 404
 
 
 def test_dead_letters_reach_the_stream_and_the_api(deployment):

@@ -7,6 +7,7 @@ import time
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from console_helpers import sign_in
 from service_helpers import bearer, wait_for
 
 from floodwall.adapters.keys import KeyStore
@@ -31,8 +32,7 @@ def test_console_needs_a_review_key_and_signs_in_with_a_cookie(app):
     assert client.post("/login", data={"key": secrets["ingest"]}).status_code == 401  # wrong scope
     assert client.post("/login", data={"key": "fw_nope_nope"}).status_code == 401
     r = client.post("/login", data={"key": secrets["review"]}, follow_redirects=False)
-    assert r.status_code == 303 and "fw_key" in r.cookies
-    client.cookies.set("fw_key", secrets["review"])
+    assert r.status_code == 303 and "fw_session" in r.cookies  # the client keeps the session cookie
     assert client.get("/review").status_code == 200
     assert client.get("/review/api/queue").json()["cases"] == []
 
@@ -47,9 +47,10 @@ def test_console_decision_is_recorded_under_the_signed_in_key(app):
     events += [{"type": "report_filed", "id": f"rep{i}", "ts": now, "stream": "s-m", "reporter": f"viewer{i}",
                 "reason": "other"} for i in range(3)]
     assert client.post("/v1/events", json=events, headers=bearer(secrets["ingest"])).status_code == 202
-    client.cookies.set("fw_key", secrets["review"])
+    sign_in(client, secrets["review"])
     case = wait_for(lambda: client.get("/review/api/queue").json()["cases"], timeout=10)[0]
-    r = client.post(f"/review/case/{case['id']}/decide", data={"violating": "0", "reviewer": "spoofed"},
+    form = sign_in(client, secrets["review"], f"/review/case/{case['id']}")
+    r = client.post(f"/review/case/{case['id']}/decide", data={**form, "violating": "0", "reviewer": "spoofed"},
                     follow_redirects=False)
     assert r.status_code == 303
     decided = wait_for(lambda: (c := client.get(f"/review/api/case/{case['id']}").json())["status"] == "decided" and c)

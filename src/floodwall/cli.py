@@ -167,7 +167,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = build_app(store_url=args.store, log_url=args.log, run=args.run, partitions=args.partitions,
                     policy=args.policy, clock=args.clock, tick=args.tick, notify=args.notify,
                     image_model=args.image_model, orders_webhook=args.orders_webhook,
-                    hma_fetch_urls=args.hma_fetch_urls)
+                    hma_fetch_urls=args.hma_fetch_urls, max_body=args.max_body)
     run_server(app, args.host, args.port)
     return 0
 
@@ -242,6 +242,8 @@ def _service_parsers(sub) -> None:
                          "to this http(s) URL; they stay in the actions table too")
     sv.add_argument("--hma-fetch-urls", action="store_true",
                     help="let HMA's routes (/hma/h/hash?url=, ...) fetch photos from URLs callers give (off: 403)")
+    sv.add_argument("--max-body", type=int, default=8 * 1024 * 1024,
+                    help="largest request body in bytes (default 8 MiB); larger ones get 413")
     sv.set_defaults(func=_serve)
     wk = sub.add_parser("worker", parents=[common], help="consume one JetStream partition through the engine")
     wk.add_argument("--log", default="nats://127.0.0.1:4222")

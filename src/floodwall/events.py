@@ -226,6 +226,8 @@ Event = Union[
     ReviewReversed,
 ]
 EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
+# Human decisions: only keys with the review scope may send them, under their own name (service/principals.py).
+FEEDBACK_TYPES: tuple[type, ...] = (ReviewDecided, ReviewReversed)
 
 
 # ---- the partitioned service's own log events ------------------------------------------------

@@ -1,17 +1,23 @@
-"""API keys (argon2-hashed, scoped, rate-limited) and the audit of privileged calls, in the store.
+"""API keys (HMAC-SHA-256 under a pepper, scoped, rate-limited) and the audit of privileged calls, in the store.
 
-A key is presented as ``fw_<id>_<secret>``. Only the argon2 hash of the secret is stored; the
-secret is shown once, when the key is created. Every privileged call is appended to the "api"
+A key is presented as ``fw_<id>_<secret>``; the secret is 256 random bits, shown once, when the key is
+created. The store keeps only HMAC-SHA-256(pepper, secret): with a high-entropy secret a fast keyed hash
+is as safe as a slow one, and the pepper lives outside the database (FLOODWALL_KEY_PEPPER, or the file
+FLOODWALL_KEY_PEPPER_FILE names, else ~/.config/floodwall/key-pepper, mode 0600), so a copy of the
+database alone verifies nothing. Keys hashed with argon2 by older versions are verified once and rehashed. Every privileged call is appended to the "api"
 chain of the tamper-evident audit log (``floodwall.response.audit``; `floodwall audit verify`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -20,6 +26,28 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from floodwall.response.audit import AuditLog, read_chain, verify_store
 
 SCOPES = ("ingest", "gate", "review", "operate", "admin")
+HMAC_PREFIX = "hmac-sha256$"
+
+
+def load_pepper() -> bytes:
+    """The secret key of the keys' HMAC, from outside the database (see the module's docstring)."""
+    env = os.environ.get("FLOODWALL_KEY_PEPPER")
+    if env:
+        return env.encode()
+    path = Path(os.environ.get("FLOODWALL_KEY_PEPPER_FILE") or Path.home() / ".config" / "floodwall" / "key-pepper")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # created 0600 in one step: no moment where another user could read it
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    pepper = path.read_text().strip().encode()
+    if len(pepper) < 32:
+        raise ValueError(f"the key pepper in {path} is shorter than 32 characters")
+    return pepper
 AUDIT_CHAIN = "api"
 
 metadata = sa.MetaData()
@@ -29,12 +57,13 @@ api_keys = sa.Table(
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("name", sa.String(128), nullable=False),
-    sa.Column("hash", sa.String(256), nullable=False),  # argon2id of the secret; the secret is never stored
+    sa.Column("hash", sa.String(256), nullable=False),  # hmac-sha256$HEX (legacy: argon2id); never the secret
     sa.Column("scopes", sa.JSON, nullable=False),
     sa.Column("rate", sa.Float, nullable=False),  # sustained requests per second (token bucket refill)
     sa.Column("burst", sa.Float, nullable=False),  # bucket size
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("revoked", sa.Float, nullable=True),
+    sa.Column("created_by", sa.String(32), nullable=True),  # the key id that created it (None: the CLI)
 )
 
 @dataclass(frozen=True)
@@ -57,17 +86,19 @@ class KeyStore:
 
     CACHE_TTL = 60.0  # seconds a verified key is trusted without re-reading its row (revocation delay)
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, pepper: bytes | None = None) -> None:
         self.engine = engine
+        self._pepper = pepper if pepper is not None else load_pepper()
         metadata.create_all(engine)
+        _add_missing_columns(engine)
         self._ph = PasswordHasher()
         self._cache: dict[bytes, tuple[float, ApiKey]] = {}
-        self._verifying: dict[bytes, threading.Lock] = {}  # one argon2 run per presented key at a time
+        self._verifying: dict[bytes, threading.Lock] = {}  # one verification per presented key at a time
         self._verifying_lock = threading.Lock()
         self._audit = AuditLog(engine, chain=AUDIT_CHAIN)
 
     def create(self, name: str, scopes: list[str] | tuple[str, ...], *, rate: float = 1000.0,
-               burst: float = 2000.0) -> tuple[str, ApiKey]:
+               burst: float = 2000.0, created_by: str | None = None) -> tuple[str, ApiKey]:
         """Create a key; returns (the secret to show once, the key)."""
         bad = [s for s in scopes if s not in SCOPES]
         if bad or not scopes:
@@ -78,9 +109,12 @@ class KeyStore:
         secret = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             conn.execute(api_keys.insert().values(
-                id=kid, name=name, hash=self._ph.hash(secret), scopes=sorted(set(scopes)), rate=rate,
-                burst=burst, created=time.time(), revoked=None))
+                id=kid, name=name, hash=self._digest(secret), scopes=sorted(set(scopes)), rate=rate,
+                burst=burst, created=time.time(), revoked=None, created_by=created_by))
         return f"fw_{kid}_{secret}", ApiKey(kid, name, frozenset(scopes), rate, burst)
+
+    def _digest(self, secret: str) -> str:
+        return HMAC_PREFIX + hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
 
     def cached(self, presented: str) -> ApiKey | None:
         """The key if it was verified within CACHE_TTL (no database, no argon2); else None."""
@@ -91,8 +125,8 @@ class KeyStore:
 
     def verify(self, presented: str) -> ApiKey | None:
         """The key a presented secret belongs to, or None if it is unknown, wrong or revoked."""
-        # argon2 is deliberately slow (tens of ms): verify once, then trust a SHA-256 digest of the
-        # presented string for CACHE_TTL seconds. The digest of a wrong secret never enters the cache.
+        # Verify once (a database read), then trust a SHA-256 digest of the presented string for
+        # CACHE_TTL seconds. The digest of a wrong secret never enters the cache.
         digest = hashlib.sha256(presented.encode()).digest()
         hit = self._cache.get(digest)
         if hit is not None and time.monotonic() - hit[0] < self.CACHE_TTL:
@@ -121,15 +155,44 @@ class KeyStore:
         if row is None or row.revoked is not None:
             self._cache.pop(digest, None)
             return None
-        try:
-            self._ph.verify(row.hash, parts[2])
-        except (VerificationError, InvalidHashError):
-            return None
+        if row.hash.startswith(HMAC_PREFIX):
+            if not hmac.compare_digest(row.hash.encode(), self._digest(parts[2]).encode()):
+                return None
+        else:  # an argon2 hash from an older version: verify it this once, then store the HMAC instead
+            try:
+                self._ph.verify(row.hash, parts[2])
+            except (VerificationError, InvalidHashError):
+                return None
+            with self.engine.begin() as conn:
+                conn.execute(api_keys.update().where(api_keys.c.id == row.id, api_keys.c.hash == row.hash)
+                             .values(hash=self._digest(parts[2])))
         key = ApiKey(row.id, row.name, frozenset(row.scopes), row.rate, row.burst)
         if len(self._cache) > 10_000:  # bounded: a flood of distinct valid keys cannot grow it forever
             self._cache.clear()
         self._cache[digest] = (now, key)
         return key
+
+    def lineage(self, key_id: str) -> list[str]:
+        """The key and the keys that created it, back to one made by the CLI (nearest first)."""
+        with self.engine.connect() as conn:
+            parent = dict(conn.execute(sa.select(api_keys.c.id, api_keys.c.created_by)).all())
+        out = []
+        while key_id and key_id in parent and key_id not in out:  # `not in out`: a cycle cannot hang us
+            out.append(key_id)
+            key_id = parent[key_id]
+        return out
+
+    def related(self, a: str, b: str) -> bool:
+        """True if two keys may be one person's: the same key, or one created the other (transitively)."""
+        return a == b or a in self.lineage(b) or b in self.lineage(a)
+
+    def by_id(self, key_id: str) -> ApiKey | None:
+        """The active key with this id (a console session's), or None if unknown or revoked."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+        if row is None or row.revoked is not None:
+            return None
+        return ApiKey(row.id, row.name, frozenset(row.scopes), row.rate, row.burst)
 
     def revoke(self, key_id: str) -> bool:
         """Revoke a key (takes effect within CACHE_TTL seconds everywhere, at once here)."""
@@ -164,6 +227,14 @@ class KeyStore:
         """True if the API's audit chain verifies end to end."""
         _, breaks = verify_store(self.engine, chain=AUDIT_CHAIN)
         return not breaks
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """Stores made before a column existed get it (create_all adds tables, not columns)."""
+    have = {c["name"] for c in sa.inspect(engine).get_columns("api_keys")}
+    with engine.begin() as conn:
+        if "created_by" not in have:
+            conn.execute(sa.text("ALTER TABLE api_keys ADD COLUMN created_by VARCHAR(32)"))
 
 
 class TokenBucket:

@@ -7,8 +7,10 @@ these names, so two approvals must come from two different keys.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from fastapi import Request  # at module level: routes' string annotations resolve against these globals
 from pydantic import BaseModel, Field
 
 from floodwall.response.levels import LEVELS, level_number
@@ -37,7 +39,17 @@ class UndoIn(BaseModel):
 
 
 def _name(who: Any) -> str:
-    return who if isinstance(who, str) else str(getattr(who, "name", "") or "")
+    """The principal: a plain string as given, or a key as "name (id)" (names need not be unique)."""
+    if isinstance(who, str):
+        return who
+    name, kid = str(getattr(who, "name", "") or ""), getattr(who, "id", None)
+    return f"{name[:100]} ({kid})" if name and kid else name[:128]
+
+
+def _key_id(principal: str) -> str | None:
+    """The key id in a "name (id)" principal, or None for a plain name."""
+    m = re.search(r"\(([0-9a-f]{16})\)$", principal)
+    return m.group(1) if m else None
 
 
 def router(hub, mass: MassActions, operator):
@@ -91,8 +103,17 @@ def router(hub, mass: MassActions, operator):
             raise HTTPException(422, str(exc)) from None
 
     @r.post("/mass-actions/{pid}/approve")
-    def approve(pid: str, who=caller) -> dict:
-        """Approve; the second different operator's approval runs it."""
+    def approve(pid: str, request: Request, who=caller) -> dict:
+        """Approve; the second different operator's approval runs it (not a key the others made, or made them)."""
+        keys = getattr(request.app.state, "keys", None)
+        me = _key_id(_name(who))
+        p = mass.proposals.get(pid)
+        if keys is not None and me is not None and p is not None:
+            for earlier in [p.proposer, *p.approvals]:
+                other = _key_id(earlier)
+                if other is not None and other != me and keys.related(me, other):
+                    raise HTTPException(409, f"{_name(who)} was created by, or created, {earlier}: "
+                                             "one person's keys count as one approval")
         try:
             return view(mass.approve(pid, _name(who)))
         except MassActionError as exc:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from datetime import datetime, timedelta, timezone
 
+from fastapi.responses import HTMLResponse
+
 from floodwall.response.levels import LEVELS
 
 DEFAULT_PUBLIC = {
@@ -121,7 +123,6 @@ def texts_of(responder) -> dict[int, tuple[str, str]]:
 def router(hub, refresh_s: int = 5):
     """GET /status (HTML, refreshing itself) and GET /status.json, read from the Hub's engine under its lock."""
     from fastapi import APIRouter
-    from fastapi.responses import HTMLResponse
 
     r = APIRouter()
 
@@ -137,7 +138,9 @@ def router(hub, refresh_s: int = 5):
     def status_json() -> dict:
         return snapshot()
 
-    @r.get("/status", response_class=HTMLResponse)
+    # response_model=None: the return annotation is a string under `from __future__ import annotations`,
+    # and FastAPI would otherwise try to build a response model from it (500 on /openapi.json).
+    @r.get("/status", response_class=HTMLResponse, response_model=None)
     def status_page() -> HTMLResponse:
         return HTMLResponse(render_status(snapshot(), refresh_s))
 

@@ -20,6 +20,7 @@ from floodwall.engine.engine import Engine
 from floodwall.events import ReviewDecided, ReviewReversed
 from floodwall.review.queue import ReviewItem
 from floodwall.service.hub import Hub
+from floodwall.service.sessions import same_origin
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html"]))
@@ -146,18 +147,25 @@ def router(hub: Hub, guard=None) -> APIRouter:
     def page(name: str, request: Request, **ctx) -> HTMLResponse:
         engine = hub.engine
         base = {"hub_name": hub.name, "clock": when(engine.clock.now()), "depth": engine.review.depth,
-                "reviewer": request.cookies.get("reviewer", "console")}
+                "reviewer": request.cookies.get("reviewer", "console"),
+                "csrf": getattr(request.state, "csrf", "")}  # signed in: every form carries the session's token
         html = _templates.get_template(name).render({**base, **ctx})
         return HTMLResponse(html)
 
     def reviewer_of(name: str, request: Request | None = None) -> str:
         key = getattr(request.state, "key", None) if request is not None else None
         if key is not None:  # signed in: decisions carry the key's name, not what the form says
-            return f"{key.name} ({key.id})"
+            return f"{key.name[:100]} ({key.id})"  # as service.principals.principal names it
         name = name.strip()[:64]
         if not name:
             raise HTTPException(422, "reviewer: give your name (decisions are recorded with who made them)")
         return name
+
+    def audit(request: Request, action: str, item_id: str, detail: dict) -> None:
+        # Behind the service's keys, console decisions go into the same audit chain as the API's.
+        key, keys = getattr(request.state, "key", None), getattr(request.app.state, "keys", None)
+        if key is not None and keys is not None:
+            keys.audit(key.id, action, item_id, detail)
 
     @r.get("", response_class=HTMLResponse, summary="The ranked queue of open cases")
     def queue_page(request: Request) -> HTMLResponse:
@@ -186,7 +194,13 @@ def router(hub: Hub, guard=None) -> APIRouter:
             except KeyError:
                 raise HTTPException(404, f"no case {item_id!r}") from None
 
-    @r.post("/case/{item_id}/decide", summary="Decide a case: it acts on every room it covers")
+    def from_here(request: Request) -> None:
+        # Also without keys (`replay --serve` on localhost): a page on another site must not decide.
+        if not same_origin(request):
+            raise HTTPException(403, "a decision posted from another origin is refused")
+
+    @r.post("/case/{item_id}/decide", summary="Decide a case: it acts on every room it covers",
+            dependencies=[Depends(from_here)])
     def decide(request: Request, item_id: str, violating: str = Form(...), reviewer: str = Form("console"),
                note: str = Form("")) -> RedirectResponse:
         if violating not in ("0", "1"):
@@ -199,20 +213,26 @@ def router(hub: Hub, guard=None) -> APIRouter:
             if item.status == "decided":
                 raise HTTPException(409, f"case {item_id} is already decided; undo it first")
             now = hub.engine.clock.now()
-        hub.submit([ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=now, item=item_id, reviewer=who,
-                                  violating=violating == "1", note=note[:500])])
+        ev = ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=now, item=item_id, reviewer=who,
+                           violating=violating == "1", note=note[:500])
+        hub.submit([ev])
+        audit(request, "review.decide", item_id, {"violating": ev.violating, "note": ev.note, "event": ev.id,
+                                                  "via": "console"})
         resp = RedirectResponse(f"/review/case/{item_id}", status_code=303)
         resp.set_cookie("reviewer", who, samesite="strict")
         return resp
 
-    @r.post("/case/{item_id}/undo", summary="Undo a case's decision: restore what it removed, reopen it")
+    @r.post("/case/{item_id}/undo", summary="Undo a case's decision: restore what it removed, reopen it",
+            dependencies=[Depends(from_here)])
     def undo(request: Request, item_id: str, reviewer: str = Form("console"), note: str = Form("")) -> RedirectResponse:
         who = reviewer_of(reviewer, request)
         with hub.lock:
             if item_id not in hub.engine.decision_effects:
                 raise HTTPException(409, f"case {item_id} has no decision to undo")
             now = hub.engine.clock.now()
-        hub.submit([ReviewReversed(id=f"rr-{uuid.uuid4().hex}", ts=now, item=item_id, reviewer=who, note=note[:500])])
+        ev = ReviewReversed(id=f"rr-{uuid.uuid4().hex}", ts=now, item=item_id, reviewer=who, note=note[:500])
+        hub.submit([ev])
+        audit(request, "review.undo", item_id, {"note": ev.note, "event": ev.id, "via": "console"})
         return RedirectResponse(f"/review/case/{item_id}", status_code=303)
 
     @r.get("/history", response_class=HTMLResponse, summary="Every decision, with undo")

@@ -19,6 +19,7 @@ import msgspec
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from floodwall.adapters.keys import ApiKey, KeyStore, TokenBucket
@@ -27,6 +28,11 @@ from floodwall.events import DeadLetter, Event, EventError, StreamStarted, decod
 from floodwall.service.auth import ApiError, require_scope
 from floodwall.service.backends import Backend
 from floodwall.wire import body_format, decode_checked, raw_text, split_batch
+from floodwall.service.limits import DEFAULT_MAX_BODY, EdgeLimits
+from floodwall.service.openapi_doc import add_error_responses
+from floodwall.service.principals import principal, vet_feedback
+from floodwall.service.attempts import FailedAttempts
+from floodwall.service.sessions import SessionStore
 
 log = logging.getLogger("floodwall.api")
 
@@ -37,6 +43,12 @@ class DecisionIn(BaseModel):
     """A reviewer's decision on a case."""
 
     violating: bool
+    note: str = Field("", max_length=2000)
+
+
+class UndoIn(BaseModel):
+    """Why a decision is undone."""
+
     note: str = Field("", max_length=2000)
 
 
@@ -101,7 +113,8 @@ def _body(schema: dict) -> dict:
 
 
 def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIRouter] = (),
-               title: str = "Floodwall", hma_fetch_urls: bool = False) -> FastAPI:
+               title: str = "Floodwall", hma_fetch_urls: bool = False,
+               max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
     """The FastAPI app over a backend (embedded Hub or NATS) and a key store; HMA's API under /hma."""
     schemas, components = _event_schemas()
 
@@ -118,11 +131,15 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         finally:
             await backend.stop()
 
-    app = FastAPI(title=title, version="1", lifespan=lifespan,
-                  description="Floodwall: events in, verdicts and actions out. Every call but /healthz, /v1/schema/events, "
-                              "/readyz and /metrics needs an API key (Authorization: Bearer fw_...).")
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from files in the wheel
+    # (served under /static-offline-docs), not from a CDN an offline deployment cannot reach.
+    app = FastAPIOffline(title=title, version="1", lifespan=lifespan, swagger_ui_parameters={"validatorUrl": None},
+                         description="Floodwall: events in, verdicts and actions out. Every call but /healthz, /v1/schema/events, "
+                                     "/readyz and /metrics needs an API key (Authorization: Bearer fw_...).")
     app.state.backend = backend
     app.state.keys = keys
+    app.state.sessions = SessionStore(keys.engine)  # the console's sign-ins
+    app.state.attempts = FailedAttempts()  # failed keys, per client address and key id
     app.state.buckets = TokenBucket()
     app.state.metrics = metrics = backend.metrics
 
@@ -136,6 +153,11 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         return JSONResponse({"error": {"type": "invalid_request", "message": "the request failed validation",
                                        "errors": errs}}, status_code=422)
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, exc: RecursionError):  # a backstop: EdgeLimits stops deep JSON first
+        return JSONResponse({"error": {"type": "too_deep", "message": "the body nests too deeply"}}, status_code=400)
+
+    app.add_middleware(EdgeLimits, max_body=max_body)  # 413 / 400 before any route reads a body
     app.add_middleware(CountRequests, metrics=metrics)
 
     def audit(key: ApiKey, action: str, target: str, detail: dict | None = None) -> None:
@@ -177,13 +199,16 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         if len(raws) > MAX_EVENTS:
             raise ApiError(413, "too_many_events", f"{len(raws)} events; at most {MAX_EVENTS} per request")
         good: list[Event] = []
+        where: list[int] = []  # each good event's index in the body
         rejected, dead = [], []
         for i, raw in enumerate(raws):
             try:
                 good.append(decode_checked(raw, fmt))
+                where.append(i)
             except EventError as err:
                 rejected.append({"index": i, "field": err.field, "reason": err.reason})
                 dead.append(DeadLetter(raw=raw_text(raw, fmt)[:10_000], field=err.field, reason=err.reason, line=i))
+        decisions = vet_feedback(good, where, key)  # 403 for forged decisions, before anything is kept
         if dead:
             await backend.dead(dead)
             metrics.events_in.labels("rejected").inc(len(dead))
@@ -191,6 +216,8 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         if good:
             out.update(await backend.ingest(good))
             metrics.events_in.labels("accepted").inc(len(good))
+            for action, ev in decisions:
+                await anyio.to_thread.run_sync(audit, key, action, ev.item, {"event": ev.id, "note": ev.note})
         if rejected and not good:
             return JSONResponse({"error": {"type": "invalid_events", "message": "no event in the batch was valid",
                                            **out}}, status_code=422)
@@ -250,9 +277,16 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
     @app.post("/v1/cases/{case}/decision", tags=["review"], status_code=202)
     async def decide(case: str, body: DecisionIn, key: ApiKey = Depends(require_scope("review"))):
         """Decide a case; the decision acts on every room and account the case covers."""
-        out = await backend.decide(case, body.violating, body.note, reviewer=key.name)
+        out = await backend.decide(case, body.violating, body.note, reviewer=principal(key))
         await anyio.to_thread.run_sync(audit, key, "review.decide", case,
-                                       {"violating": body.violating, "note": body.note})
+                                       {"violating": body.violating, "note": body.note, "event": out["event"]})
+        return out
+
+    @app.post("/v1/cases/{case}/undo", tags=["review"], status_code=202)
+    async def undo(case: str, body: UndoIn, key: ApiKey = Depends(require_scope("review"))):
+        """Undo a case's decision: what it removed comes back and the case reopens."""
+        out = await backend.undo(case, body.note, reviewer=principal(key))
+        await anyio.to_thread.run_sync(audit, key, "review.undo", case, {"note": body.note, "event": out["event"]})
         return out
 
     @app.get("/v1/incidents", tags=["incidents"])
@@ -317,7 +351,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
     async def create_key(body: KeyIn, key: ApiKey = Depends(require_scope("admin"))):
         """Create an API key; the secret is in this response only."""
         secret, new = await anyio.to_thread.run_sync(
-            lambda: keys.create(body.name, body.scopes, rate=body.rate, burst=body.burst))
+            lambda: keys.create(body.name, body.scopes, rate=body.rate, burst=body.burst, created_by=key.id))
         await anyio.to_thread.run_sync(audit, key, "key.create", new.id, {"name": body.name, "scopes": body.scopes})
         return {"id": new.id, "name": new.name, "scopes": sorted(new.scopes), "secret": secret}
 
@@ -331,6 +365,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         """Revoke a key."""
         if not await anyio.to_thread.run_sync(keys.revoke, key_id):
             raise ApiError(404, "not_found", f"no active key {key_id!r}")
+        await anyio.to_thread.run_sync(app.state.sessions.end_for_key, key_id)
         await anyio.to_thread.run_sync(audit, key, "key.revoke", key_id)
         return {"revoked": key_id}
 
@@ -354,7 +389,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
             spec.setdefault("components", {}).setdefault("schemas", {}).update(components)
             spec["components"]["securitySchemes"] = {"apiKey": {"type": "http", "scheme": "bearer"}}
             spec["security"] = [{"apiKey": []}]
-            app.openapi_schema = spec
+            app.openapi_schema = add_error_responses(spec)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -31,12 +31,53 @@ class ApiError(Exception):
 
 
 def presented_key(request: Request) -> str | None:
-    """The key from ``Authorization: Bearer ...``, ``X-API-Key``, or the pages' sign-in cookie."""
+    """The key from ``Authorization: Bearer ...`` or ``X-API-Key`` (the pages use a session cookie instead)."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
-    # The pages (reviewer console) sign in once and keep the key in a same-site, HTTP-only cookie.
-    return request.headers.get("x-api-key") or request.cookies.get("fw_key") or None
+    return request.headers.get("x-api-key") or None
+
+
+async def session_key(request: Request) -> ApiKey | None:
+    """The key behind the console's session cookie; a state-changing request must also come from our own
+    origin and carry the session's CSRF token (403 otherwise). None if there is no cookie."""
+    from floodwall.service.sessions import SAFE_METHODS, SESSION_COOKIE, csrf_ok, same_origin
+
+    sid = request.cookies.get(SESSION_COOKIE)
+    sessions = getattr(request.app.state, "sessions", None)
+    if not sid or sessions is None:
+        return None
+    session = await anyio.to_thread.run_sync(sessions.get, sid)
+    key = await anyio.to_thread.run_sync(request.app.state.keys.by_id, session.key_id) if session else None
+    if key is None:
+        raise ApiError(401, "session_ended", "the session expired, was signed out, or its key was revoked; sign in")
+    if request.method not in SAFE_METHODS:
+        if not same_origin(request):
+            raise ApiError(403, "cross_origin", "a state-changing request from another origin is refused")
+        if not await csrf_ok(request, session):
+            raise ApiError(403, "csrf", "the form's CSRF token is missing or wrong; reload the page")
+    request.state.csrf = session.csrf
+    return key
+
+
+async def verify_limited(request: Request, presented: str) -> ApiKey:
+    """Verify a presented key unless its client address or key id failed too often lately (429); a failure
+    counts against both (401)."""
+    from floodwall.service.attempts import key_id_of
+
+    attempts = request.app.state.attempts
+    address, kid = request.client.host if request.client else None, key_id_of(presented)
+    wait = attempts.wait(address, kid)
+    if wait > 0:
+        err = ApiError(429, "too_many_failures", "too many failed key attempts from this address or for this "
+                                                 "key id; wait", retry_after=round(wait, 1))
+        err.headers["Retry-After"] = str(max(1, round(wait + 0.5)))
+        raise err
+    key = await anyio.to_thread.run_sync(request.app.state.keys.verify, presented)
+    if key is None:
+        attempts.fail(address, kid)
+        raise ApiError(401, "invalid_key", "the API key is unknown, wrong or revoked")
+    return key
 
 
 def require_scope(scope: str):
@@ -44,13 +85,16 @@ def require_scope(scope: str):
 
     async def dependency(request: Request) -> ApiKey:
         presented = presented_key(request)
-        if presented is None:
-            raise ApiError(401, "unauthenticated", "an API key is required (Authorization: Bearer fw_...)")
         keys = request.app.state.keys
-        # verify() is a dict lookup once cached; the first use of a key runs argon2 (slow) off the loop.
-        key = keys.cached(presented) or await anyio.to_thread.run_sync(keys.verify, presented)
-        if key is None:
-            raise ApiError(401, "invalid_key", "the API key is unknown, wrong or revoked")
+        if presented is not None:
+            # A key verified lately is a dict lookup; anything else is checked against the failure limits first.
+            key = keys.cached(presented)
+            if key is None:
+                key = await verify_limited(request, presented)
+        else:
+            key = await session_key(request)
+            if key is None:
+                raise ApiError(401, "unauthenticated", "an API key is required (Authorization: Bearer fw_...)")
         if not key.allows(scope):
             raise ApiError(403, "forbidden", f"this key lacks the {scope!r} scope", has=sorted(key.scopes))
         wait = request.app.state.buckets.take(key)

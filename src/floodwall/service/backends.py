@@ -20,6 +20,7 @@ from floodwall.events import (
     DeadLetter,
     Event,
     ReviewDecided,
+    ReviewReversed,
     StreamStarted,
 )
 from floodwall.service.auth import ApiError
@@ -86,6 +87,15 @@ class Backend:
             raise ApiError(409, "already_decided", f"case {case!r} is already decided")
         return ReviewDecided(id=f"rd-{uuid.uuid4().hex}", ts=time.time(), item=case, reviewer=reviewer,
                              violating=violating, note=note)
+
+    @staticmethod
+    def undo_event(case: str, known: bool, undoable: bool, note: str, reviewer: str) -> ReviewReversed:
+        """The ReviewReversed event for a decided case; ApiError if it is unknown or has nothing to undo."""
+        if not known:
+            raise ApiError(404, "not_found", f"no review case {case!r}")
+        if not undoable:
+            raise ApiError(409, "nothing_to_undo", f"case {case!r} has no decision to undo")
+        return ReviewReversed(id=f"rr-{uuid.uuid4().hex}", ts=time.time(), item=case, reviewer=reviewer, note=note)
 
     async def ready(self) -> dict[str, bool]:
         """Readiness of each dependency."""
@@ -270,6 +280,15 @@ class EmbeddedBackend(Backend):
             status = item.status if item is not None else None
         ev = self.decision_event(case, status, violating, note, reviewer)
         await self.ingest([ev])
+        return {"event": ev.id, "case": case, "queued": True}
+
+    async def undo(self, case: str, note: str, reviewer: str) -> dict:
+        """Undo a case's decision: a ReviewReversed event in the next batch (409 if nothing to undo)."""
+        with self.hub.lock:
+            known = case in self.hub.engine.review.items
+            undoable = case in self.hub.engine.decision_effects
+        ev = self.undo_event(case, known, undoable, note, reviewer)
+        self.loop.submit([ev])
         return {"event": ev.id, "case": case, "queued": True}
 
     def incident(self) -> dict:
@@ -491,6 +510,17 @@ class NatsBackend(Backend):
         with self.store.engine.connect() as conn:
             status = conn.execute(sa.select(t.c.status).where(t.c.run == self.run, t.c.id == case)).scalar()
         ev = self.decision_event(case, status, violating, note, reviewer)
+        out = await self.ingest([ev])
+        return {"event": ev.id, "case": case, "queued": True, **out}
+
+    async def undo(self, case: str, note: str, reviewer: str) -> dict:
+        """Route the undo to the case's partition through the log (the worker undoes what it did)."""
+        if parse_case_id(case) is None:
+            raise ApiError(404, "not_found", f"no review case {case!r} (ids look like p0:rv-1)")
+        t = cases_table
+        with self.store.engine.connect() as conn:
+            status = conn.execute(sa.select(t.c.status).where(t.c.run == self.run, t.c.id == case)).scalar()
+        ev = self.undo_event(case, status is not None, status == "decided", note, reviewer)
         out = await self.ingest([ev])
         return {"event": ev.id, "case": case, "queued": True, **out}
 

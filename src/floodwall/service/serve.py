@@ -10,6 +10,7 @@ from floodwall.adapters.keys import KeyStore
 from floodwall.service.app import create_app
 from floodwall.service.backends import Backend, EmbeddedBackend, NatsBackend
 from floodwall.service.hub import Hub
+from floodwall.service.limits import DEFAULT_MAX_BODY
 from floodwall.service.metrics import Metrics
 from floodwall.service.runtime import (
     EventClock,
@@ -82,7 +83,8 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
 def build_app(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
               policy: str = "floodwall", clock: str = "wall", tick: float = 0.15,
               extra_routers: tuple[APIRouter, ...] = (), notify: str | None = None, image_model: str = "none",
-              orders_webhook: str | None = None, hma_fetch_urls: bool = False) -> FastAPI:
+              orders_webhook: str | None = None, hma_fetch_urls: bool = False,
+              max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
     """The whole app from command-line settings."""
     backend = build_backend(store_url=store_url, log_url=log_url, run=run, partitions=partitions, policy=policy,
                             clock=clock, tick=tick, notify=notify, image_model=image_model,
@@ -90,7 +92,7 @@ def build_app(*, store_url: str, log_url: str = "memory", run: str = "service", 
     if isinstance(backend, EmbeddedBackend):  # the people-facing pages need the engine in this process
         extra_routers = (*people_routers(backend), *extra_routers)
     return create_app(backend, KeyStore(backend.store.engine), extra_routers=extra_routers,
-                      hma_fetch_urls=hma_fetch_urls)
+                      hma_fetch_urls=hma_fetch_urls, max_body=max_body)
 
 
 def people_routers(backend: EmbeddedBackend) -> list[APIRouter]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from floodwall.service.hub import Hub
-
-KEY_COOKIE = "fw_key"
+from floodwall.service.sessions import SESSION_COOKIE, SessionStore, cookie_secure, same_origin
 
 
 def page_routers(hub: Hub, guard=None) -> list[APIRouter]:
@@ -44,7 +44,8 @@ _LOGIN = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Si
 
 
 def login_router() -> APIRouter:
-    """GET/POST /login: an API key kept in a same-site, HTTP-only cookie for the pages."""
+    """GET/POST /login: a verified API key opens a server-side session; the browser gets only its random id.
+    POST /logout ends it."""
     r = APIRouter(include_in_schema=False)
 
     @r.get("/login", response_class=HTMLResponse)
@@ -52,13 +53,38 @@ def login_router() -> APIRouter:
         return HTMLResponse(_LOGIN.replace("{error}", ""))
 
     @r.post("/login", response_model=None)
-    def login(request: Request, key: str = Form("")) -> HTMLResponse | RedirectResponse:
-        found = request.app.state.keys.verify(key.strip()) if key.strip() else None
+    async def login(request: Request, key: str = Form("")) -> HTMLResponse | RedirectResponse:
+        from floodwall.service.auth import ApiError, verify_limited
+
+        if not same_origin(request):  # no signing a victim in to an attacker's session (login CSRF)
+            return HTMLResponse(_LOGIN.replace("{error}", "<p><strong>Cross-origin sign-in refused.</strong></p>"),
+                                status_code=403)
+        try:
+            found = await verify_limited(request, key.strip()) if key.strip() else None
+        except ApiError as exc:
+            if exc.status == 429:
+                return HTMLResponse(_LOGIN.replace("{error}", "<p><strong>Too many failed sign-ins; wait a minute."
+                                                              "</strong></p>"), status_code=429, headers=exc.headers)
+            found = None
         if found is None or not found.allows("review"):
             return HTMLResponse(_LOGIN.replace("{error}", "<p><strong>That key is unknown, revoked, or lacks the "
                                                           "review scope.</strong></p>"), status_code=401)
+        sessions: SessionStore = request.app.state.sessions
+        sid, _ = await anyio.to_thread.run_sync(sessions.create, found.id)
         resp = RedirectResponse("/review", status_code=303)
-        resp.set_cookie(KEY_COOKIE, key.strip(), httponly=True, samesite="strict")
+        resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="strict", secure=cookie_secure(request),
+                        max_age=int(sessions.TTL), path="/")
+        return resp
+
+    @r.post("/logout", response_model=None)
+    async def logout(request: Request) -> RedirectResponse:
+        from floodwall.service.auth import session_key
+
+        key = await session_key(request)  # same origin and the CSRF token, like any other form
+        if key is not None:
+            request.app.state.sessions.end(request.cookies[SESSION_COOKIE])
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=cookie_secure(request))
         return resp
 
     return r

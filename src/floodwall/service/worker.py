@@ -125,6 +125,7 @@ class Worker(LogConsumer):
         self.vprefix = f"{zlib.crc32(run.encode()):08x}.p{partition}."
         self.offset = committed_offset(self.store.engine, run, partition)
         self._open_cases: set[str] = set()
+        self._decided_cases: set[str] = set()  # mirrored as decided: an undo reopens them
         self._cases_seen = 0
         self.handled = self.rebuilt = 0
         self.beat_name = f"worker.{partition}"  # the API answers 503 while a partition's worker is silent
@@ -254,7 +255,8 @@ class Worker(LogConsumer):
         reports, self.capture.reports = [{**r, "run": self.run} for r in self.capture.reports], []
         decided, new_cases = self._mirror_cases()
         return {"reports": reports, "outbox": outbox_rows, "verdicts": vrows, "actions": arows,
-                "decided": decided, "cases": new_cases, "batches": brows, "dead": dead}
+                "decided": decided, "cases": new_cases, "batches": brows, "dead": dead,
+                "reopened": self._reopened()}
 
     def _write(self, w: dict) -> None:
         """One transaction: everything a group of messages produced, and their offsets.
@@ -284,6 +286,8 @@ class Worker(LogConsumer):
             for cid, violating, reviewer in w["decided"]:
                 conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid)
                              .values(status="decided", violating=violating, reviewer=reviewer))
+            for cid in w.get("reopened", ()):
+                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid).values(status="open"))
             rows = w["dead"] + [{"run": self.run, "field": d.field, "reason": d.reason, "line": None, "raw": d.raw}
                                 for d in dead]
             if rows:
@@ -306,6 +310,10 @@ class Worker(LogConsumer):
             for cid, violating, reviewer in w["decided"]:
                 conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid)
                              .values(status="decided", violating=violating, reviewer=reviewer))
+            for cid in w.get("reopened", ()):
+                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid).values(status="open"))
+            for cid in w.get("reopened", ()):
+                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid).values(status="open"))
             if w["cases"]:
                 conn.execute(_insert_ignore(eng, cases), w["cases"])
             conn.execute(log_batches.insert(), w["batches"])
@@ -320,17 +328,27 @@ class Worker(LogConsumer):
         decided = []
         for it in changed:
             self._open_cases.discard(it.id)
+            self._decided_cases.add(it.id)
             decided.append((case_id(self.partition, it.id), it.violating, it.reviewer))
         rows = []
         for it in new:
-            if it.status != "decided":
-                self._open_cases.add(it.id)
+            (self._open_cases if it.status != "decided" else self._decided_cases).add(it.id)
             rows.append({"id": case_id(self.partition, it.id), "run": self.run, "kind": it.kind, "key": it.key,
                          "status": "open" if it.status != "decided" else "decided", "priority": it.priority,
                          "created": it.created, "streams": len(it.streams),
                          "evidence": msgspec.to_builtins(it.evidence) if it.evidence else {},
                          "violating": it.violating, "reviewer": it.reviewer})
         return decided, rows
+
+
+    def _reopened(self) -> list[str]:
+        """Decided cases an undo (review_reversed) reopened since the last batch, as the API names them."""
+        items = self.engine.review.items
+        back = [i for i in self._decided_cases if items[i].status != "decided"]
+        for i in back:
+            self._decided_cases.discard(i)
+            self._open_cases.add(i)
+        return [case_id(self.partition, i) for i in back]
 
 
 def run_worker(*, nats_url: str, store_url: str, run: str, partition: int, partitions: int, policy: str,

@@ -1,0 +1,63 @@
+"""The HTTP edge of `floodwall serve`: a body cap (413, streamed bodies too) and a JSON depth limit (400)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from service_helpers import bearer, served
+
+from floodwall.service.limits import json_depth
+from floodwall.service.serve import build_app
+
+
+@pytest.fixture
+def live(tmp_path):
+    """The full app served by uvicorn on a loopback port (real HTTP: chunked uploads, Content-Length)."""
+    app = build_app(store_url=f"sqlite:///{tmp_path}/fw.db", tick=0.05, max_body=1024 * 1024)
+    admin, _ = app.state.keys.create("edge", ["admin"], rate=1e6, burst=1e6)
+    with served(app) as url:
+        yield url, admin
+
+
+def test_a_64_mb_body_gets_413(tmp_path):
+    from fastapi.testclient import TestClient
+
+    app = build_app(store_url=f"sqlite:///{tmp_path}/fw.db", tick=0.05)  # the default cap, 8 MiB
+    secret, _ = app.state.keys.create("ingest", ["ingest"])
+    with TestClient(app) as client:
+        r = client.post("/v1/events", content=b"[" + b" " * (64 * 1024 * 1024) + b"]", headers=bearer(secret))
+        assert r.status_code == 413 and r.json()["error"]["type"] == "body_too_large"
+        assert client.post("/v1/events", content=b"[]", headers=bearer(secret)).status_code == 202
+
+
+def test_a_streamed_body_without_content_length_is_cut_at_the_cap(live):
+    url, admin = live
+
+    def chunks():
+        for _ in range(64):  # 4 MiB in 64 KiB chunks, no Content-Length (chunked transfer encoding)
+            yield b" " * 65536
+
+    r = httpx.post(f"{url}/v1/events", content=chunks(), headers=bearer(admin), timeout=30)
+    assert r.status_code == 413, r.text
+    ok = httpx.post(f"{url}/v1/events", content=iter([b"[", b"]"]), headers=bearer(admin), timeout=30)
+    assert ok.status_code == 202  # a small streamed body is read in full and reaches the route
+
+
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/gate", "/v1/keys", "/incident/level", "/v1/cases/x/decision"])
+def test_json_5000_deep_gets_a_4xx(live, path):
+    url, admin = live
+    for body in ("[" * 5000 + "]" * 5000, '{"a":' * 5000 + "1" + "}" * 5000, "[" * 5000):
+        r = httpx.post(f"{url}{path}", content=body, headers={**bearer(admin), "Content-Type": "application/json"})
+        assert r.status_code == 400, (path, body[:10], r.status_code, r.text[:200])
+        assert r.json()["error"]["type"] == "too_deep"
+
+
+def test_json_depth_skips_strings_and_escapes():
+    assert json_depth(b"[]") == 1 and json_depth(b'{"a":[{"b":[]}]}') == 4
+    assert json_depth(json.dumps({"s": "[[[[[[", "t": '\\"[[[', "u": "\\\\"}).encode()) == 1
+    assert json_depth(json.dumps([[["]]]]]]"]]]).encode()) == 3
+    assert json_depth(b"123") == 0 and json_depth(b"") == 0
+    deep = json.dumps(json.loads("[" * 900 + "]" * 900)).encode()
+    assert json_depth(deep) == 900
