@@ -68,6 +68,7 @@ DAY = 86_400.0
 CHAT_WINDOW = 300.0
 FRESH_REPORT_CAP = 1.0  # the most report weight accounts younger than a week can add to one room
 RESTRICTED_PREFIXES = ("/internal/", "/admin/", "/whitelist/")
+MAX_ROUNDS = 16  # decision rounds per batch (a confirmed takedown dirties its cluster for the next round)
 DEDUP_WINDOW = 3600.0  # seconds of event time an event id is remembered for idempotency
 
 
@@ -170,6 +171,7 @@ class Engine:
         self._seen_ids: dict[str, float] = {}
         self._seen_order: deque[tuple[float, str]] = deque()
         self.duplicates = 0
+        self.round_limit_hits = 0  # batches that still had dirty rooms after MAX_ROUNDS rounds
         self._refs = {r.name: sorted(set(_REF.findall(r.when))) for r in policy.rules}
         self._handlers = {
             AccountRegistered: self._on_registered,
@@ -228,9 +230,8 @@ class Engine:
             self._on_chats(self._chats)
         if frames:
             self._on_frames(frames)
-        for sid in sorted(self._dirty):
-            self._evaluate_stream(self.streams[sid])
-        for aid in sorted(self._dirty_accounts - {self.streams[s].account for s in self._dirty if s in self.streams}):
+        judged = self._decide_rounds()
+        for aid in sorted(self._dirty_accounts - {self.streams[s].account for s in judged if s in self.streams}):
             self._evaluate_account(self.accounts[aid])
         if self.responder is not None:  # incident response: feed the surge detector, carry out the playbook
             self.responder.after_batch(self, events, self._orders)
@@ -711,6 +712,27 @@ class Engine:
         self._dirty.update(acc.live)
 
     # ---- policy ---------------------------------------------------------------------------
+
+    def _decide_rounds(self) -> set[str]:
+        """Judge dirty rooms in rounds until none is left; every room judged this batch.
+
+        A decision can dirty other rooms (a confirmed takedown marks its cluster, a confirmed ring its
+        members' rooms): they are judged in the next round of the same batch, not left for a later one.
+        """
+        judged: set[str] = set()
+        for _ in range(MAX_ROUNDS):
+            if not self._dirty:
+                break
+            todo, self._dirty = sorted(self._dirty), set()
+            judged.update(todo)
+            for sid in todo:
+                self._evaluate_stream(self.streams[sid])
+        else:
+            # Each round needs a new confirmation, and a room is confirmed once, so this is not reached
+            # in practice; if it is, the rest wait for their next event rather than loop without end.
+            self.round_limit_hits += 1
+        self._dirty = judged  # the batch's dirty set, as later steps (and respond_now) expect it
+        return judged
 
     def _evaluate_stream(self, st: Stream) -> None:
         if not st.live:
