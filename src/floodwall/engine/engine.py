@@ -69,6 +69,7 @@ CHAT_WINDOW = 300.0
 FRESH_REPORT_CAP = 1.0  # the most report weight accounts younger than a week can add to one room
 RESTRICTED_PREFIXES = ("/internal/", "/admin/", "/whitelist/")
 MAX_ROUNDS = 16  # decision rounds per batch (a confirmed takedown dirties its cluster for the next round)
+RULE_ERRORS_KEPT = 100  # run-time rule errors kept with their subject (all are counted)
 DEDUP_WINDOW = 3600.0  # seconds of event time an event id is remembered for idempotency
 
 
@@ -171,7 +172,10 @@ class Engine:
         self._seen_ids: dict[str, float] = {}
         self._seen_order: deque[tuple[float, str]] = deque()
         self.duplicates = 0
-        self.round_limit_hits = 0  # batches that still had dirty rooms after MAX_ROUNDS rounds
+        self.round_limit_hits = 0
+        # Rules that raised at run time: skipped for that subject, counted by rule, the first few kept.
+        self.rule_error_counts: dict[str, int] = defaultdict(int)
+        self.rule_errors: list[dict] = []  # batches that still had dirty rooms after MAX_ROUNDS rounds
         self._refs = {r.name: sorted(set(_REF.findall(r.when))) for r in policy.rules}
         self._handlers = {
             AccountRegistered: self._on_registered,
@@ -753,7 +757,7 @@ class Engine:
         self._decide("account", acc.id, acc, None, {"account": a, "stream": s, "incident": {"level": self.incident_level}})
 
     def _decide(self, subject: str, key: str, acc: Account, st: Stream | None, ctx: dict) -> None:
-        fired, shadow = self.policy.evaluate(cel.Context(ctx))
+        fired, shadow = self.policy.evaluate(cel.Context(ctx), self.rule_error_recorder(subject, key))
         if st is not None:
             outcome = (tuple(r.name for r in fired), tuple(r.name for r in shadow))
             if outcome == st.last_eval_key:
@@ -775,6 +779,15 @@ class Engine:
         self._verdicts.append(v)
         for action in dict.fromkeys(r.action for r in fired):
             self._act(action, v, acc, st, [r for r in fired if r.action == action])
+
+    def rule_error_recorder(self, subject: str, key: str):
+        """A callback for Policy.evaluate that records a rule's run-time error on this subject."""
+        def record(rule: Rule, exc: Exception) -> None:
+            self.rule_error_counts[rule.name] += 1
+            if len(self.rule_errors) < RULE_ERRORS_KEPT:
+                self.rule_errors.append({"ts": self._now, "rule": rule.name, "subject": subject, "key": key,
+                                         "error": f"{type(exc).__name__}: {exc}"[:300]})
+        return record
 
     def _evidence(self, rules: list[Rule], ctx: dict) -> dict[str, object]:
         ev: dict[str, object] = {}

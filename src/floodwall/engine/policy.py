@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,15 +83,23 @@ class Policy:
     scheduled: list[Scheduled]
     source: str = ""
 
-    def evaluate(self, ctx: cel.Context) -> tuple[list[Rule], list[Rule]]:
-        """Rules that fire on this context: (acting, shadow)."""
+    def evaluate(self, ctx: cel.Context,
+                 on_error: Callable[[Rule, Exception], None] | None = None) -> tuple[list[Rule], list[Rule]]:
+        """Rules that fire on this context: (acting, shadow); a rule that raises goes to ``on_error``.
+
+        Without ``on_error`` a rule that raises raises PolicyError naming it.
+        """
         fired: list[Rule] = []
         shadow: list[Rule] = []
         for rule in self.rules:
             try:
                 hit = rule.program.execute(ctx)
-            except Exception as exc:  # a rule that breaks at run time must not stop the engine
-                raise PolicyError(f"rule '{rule.name}' failed at run time: {exc}") from exc
+            except Exception as exc:
+                if on_error is None:
+                    raise PolicyError(f"rule '{rule.name}' failed at run time: {exc}") from exc
+                # One subject's bad value (a division by zero, say) must not stop the other rules or the batch.
+                on_error(rule, exc)
+                continue
             if hit is True:
                 (shadow if rule.shadow else fired).append(rule)
         return fired, shadow

@@ -226,7 +226,7 @@ class IncidentResponse:
         acc = engine.accounts[st.account]
         ctx = {"account": engine.account_signals(acc), "stream": engine.stream_signals(st),
                "incident": {"level": self.tracker.level}}
-        fired, _ = engine.policy.evaluate(cel.Context(ctx))
+        fired, _ = engine.policy.evaluate(cel.Context(ctx), engine.rule_error_recorder("stream", st.id))
         del self.probation[st.id]
         if any(r.action in KEEP_LIMITED for r in fired):
             return
