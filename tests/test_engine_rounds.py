@@ -61,8 +61,11 @@ def test_rounds_do_not_repeat_verdicts_for_unchanged_rooms():
     h = Harness(POLICY)
     _three_rooms_one_cluster(h)
     before = h.engine.verdicts
+    seen = []
+    record = h.store.record
+    h.store.record = lambda vs, orders: (seen.extend(vs), record(vs, orders))
     h.send(_report(h))
-    rules = [(v.key, tuple(v.rules)) for v in h.engine._verdicts]
+    rules = [(v.key, tuple(v.rules)) for v in seen]
     # A verdict only where a room's firing rules changed: the bad room twice (its own rule, then its
     # cluster's confirmation too), each other room once; the rooms judged again unchanged add none.
     assert rules == [("s-bad", ("confident",)), ("s-bad", ("confident", "cluster-confirmed")),
