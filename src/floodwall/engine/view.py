@@ -74,6 +74,7 @@ class Room:
     reporters: int
     report_weight: float
     has_frame: bool
+    live: bool  # still broadcasting (a room taken down may still be broadcasting to no one)
 
 
 def room(engine: Engine, sid: str) -> Room | None:
@@ -82,7 +83,8 @@ def room(engine: Engine, sid: str) -> Room | None:
     if st is None:
         return None
     status = "down" if st.taken_down else "restored" if st.restored_at is not None else "live" if st.live else "ended"
-    return Room(sid, st.account, st.viewers, status, len(st.reporters), st.report_weight, st.last_frame is not None)
+    return Room(sid, st.account, st.viewers, status, len(st.reporters), st.report_weight,
+                st.last_frame is not None, st.live)
 
 
 def cluster_rooms(engine: Engine, key: str) -> set[str]:
