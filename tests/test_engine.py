@@ -129,7 +129,6 @@ def test_hijack_signs_come_from_new_device_credential_change_and_go_live():
     h.send(*h.account("old", fresh=False))
     h.send(Login(id=h.eid(), ts=h.clock.now(), account="old", device="d-old", ip="1.2.3.4"))
     acc = h.engine.accounts["old"]
-    h.engine._now = h.clock.now()
     assert h.engine.account_signals(acc)["hijack_signs"] == 0
     assert h.engine.account_signals(acc)["trusted"] is True
     h.send(Login(id=h.eid(), ts=h.clock.now(), account="old", device="farm-1", ip="45.9.9.9"))

@@ -18,7 +18,7 @@ def policy_text(when: str, action: str = "takedown", extra: str = "") -> str:
     "text, words",
     [
         (policy_text("stream.bank_match &&"), "rule 'r1': CEL syntax error"),
-        (policy_text("stream.bank_hit"), "rule 'r1': unknown signal 'bank_hit'"),
+        (policy_text("stream.bank_hit"), "rule 'r1': unknown signal stream.bank_hit"),
         (policy_text("stream.frames + 1"), "rule 'r1': `when` must be true or false, got int"),
         (policy_text("stream.bank_match", action="nuke"), "rule 'r1': action 'nuke' is not one of"),
         (policy_text("stream.bank_match", action="sample"), "rule 'r1': action 'sample' needs `sample_every`"),
@@ -77,4 +77,4 @@ def test_reload_without_restart_keeps_last_good_policy(tmp_path):
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2_000_000))
     assert not pf.reload_if_changed()
     assert pf.policy.rules[0].when == "stream.frames > 5"
-    assert "unknown signal 'nope'" in pf.last_error
+    assert "rule 'r1': unknown signal stream.nope" in pf.last_error

@@ -113,4 +113,4 @@ def test_cli_reports_a_bad_policy_clearly(tmp_path, capsys):
     bad.write_text('name = "bad"\n[[rules]]\nname = "x"\nwhen = "stream.nothing"\naction = "takedown"\n')
     rc = main(["replay", TINY, "--policy", str(bad), "--quiet"])
     assert rc == 2
-    assert "rule 'x': unknown signal 'nothing'" in capsys.readouterr().err
+    assert "rule 'x': unknown signal stream.nothing" in capsys.readouterr().err

@@ -116,6 +116,10 @@ class Partitioned:
 
     actions_by_kind = property(lambda self: self._counted("actions_by_kind"), doc="Orders sent, by action.")
     shadow_hits = property(lambda self: self._counted("shadow_hits"), doc="Shadow-rule hits.")
+    rule_error_counts = property(lambda self: self._counted("rule_error_counts"), doc="Run-time rule errors.")
+    rule_errors = property(lambda self: sorted((x for e in self.engines for x in e.rule_errors),
+                                               key=lambda x: (x["ts"], x["key"], x["rule"])),
+                           doc="Run-time rule errors kept, all partitions, oldest first.")
 
     @property
     def shadow_subjects(self) -> dict[str, set[str]]:

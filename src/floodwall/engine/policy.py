@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 import cel
 
 from floodwall import shipped
-from floodwall.engine.signals import sample_context
+from floodwall.engine.celcheck import check_expression
+from floodwall.engine.signals import SIGNAL_SCHEMA, sample_context
 from floodwall.events import ACTIONS, SEVERITY
 
 _RULE_KEYS = {"name", "when", "action", "description", "shadow", "confirm", "sample_every"}
@@ -23,7 +25,11 @@ _ENGINE_KEYS = {
 
 
 class PolicyError(ValueError):
-    """A policy file is invalid; the message names the rule and the problem."""
+    """A policy file is invalid; the message names each rule and problem (``problems``: one per line)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [message]
 
 
 @dataclass(frozen=True)
@@ -77,15 +83,23 @@ class Policy:
     scheduled: list[Scheduled]
     source: str = ""
 
-    def evaluate(self, ctx: cel.Context) -> tuple[list[Rule], list[Rule]]:
-        """Rules that fire on this context: (acting, shadow)."""
+    def evaluate(self, ctx: cel.Context,
+                 on_error: Callable[[Rule, Exception], None] | None = None) -> tuple[list[Rule], list[Rule]]:
+        """Rules that fire on this context: (acting, shadow); a rule that raises goes to ``on_error``.
+
+        Without ``on_error`` a rule that raises raises PolicyError naming it.
+        """
         fired: list[Rule] = []
         shadow: list[Rule] = []
         for rule in self.rules:
             try:
                 hit = rule.program.execute(ctx)
-            except Exception as exc:  # a rule that breaks at run time must not stop the engine
-                raise PolicyError(f"rule '{rule.name}' failed at run time: {exc}") from exc
+            except Exception as exc:
+                if on_error is None:
+                    raise PolicyError(f"rule '{rule.name}' failed at run time: {exc}") from exc
+                # One subject's bad value (a division by zero, say) must not stop the other rules or the batch.
+                on_error(rule, exc)
+                continue
             if hit is True:
                 (shadow if rule.shadow else fired).append(rule)
         return fired, shadow
@@ -99,88 +113,134 @@ def _parse_time(value: Any, where: str) -> float:
     try:
         return datetime.fromisoformat(str(value)).timestamp()
     except ValueError as exc:
-        raise PolicyError(f"{where}: `at` must be an ISO 8601 time with offset: {exc}") from None
+        raise PolicyError(f"`at` must be an ISO 8601 time with offset: {exc}") from None
 
 
 def parse_policy(text: str, source: str = "<string>") -> Policy:
-    """Parse and validate a policy file's text; raise PolicyError naming rule and problem."""
+    """Parse, check and compile a policy file's text; raise PolicyError listing every problem found."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+    problems: list[str] = []
     extra = set(data) - _TOP_KEYS
     if extra:
-        raise PolicyError(f"{source}: unknown top-level keys {sorted(extra)}")
+        problems.append(f"unknown top-level keys {sorted(extra)}")
     name = data.get("name")
     if not isinstance(name, str) or not name:
-        raise PolicyError(f"{source}: `name` (a non-empty string) is required")
-    eng = data.get("engine", {})
-    bad = set(eng) - _ENGINE_KEYS
-    if bad:
-        raise PolicyError(f"{source}: unknown [engine] keys {sorted(bad)}; known: {sorted(_ENGINE_KEYS)}")
-    try:
-        settings = EngineSettings(**eng)
-    except TypeError as exc:
-        raise PolicyError(f"{source}: [engine]: {exc}") from None
-    if settings.review not in ("case", "fifo"):
-        raise PolicyError(f"{source}: [engine] review must be 'case' or 'fifo', not {settings.review!r}")
-    if settings.reports not in ("aggregate", "queue"):
-        raise PolicyError(f"{source}: [engine] reports must be 'aggregate' or 'queue', not {settings.reports!r}")
-    if not isinstance(settings.robust, bool):
-        raise PolicyError(f"{source}: [engine] robust must be true or false, not {settings.robust!r}")
-
-    sample = cel.Context(sample_context())
+        problems.append("`name` (a non-empty string) is required")
+    settings = _settings(data.get("engine", {}), problems)
     rules: list[Rule] = []
     seen: set[str] = set()
-    for i, raw in enumerate(data.get("rules", [])):
-        rname = raw.get("name") or f"#{i + 1}"
-        where = f"{source}: rule '{rname}'"
-        extra = set(raw) - _RULE_KEYS
-        if extra:
-            raise PolicyError(f"{where}: unknown keys {sorted(extra)}; known: {sorted(_RULE_KEYS)}")
-        if "name" not in raw:
-            raise PolicyError(f"{where}: missing `name`")
-        if rname in seen:
-            raise PolicyError(f"{where}: duplicate rule name")
-        seen.add(rname)
-        when = raw.get("when")
-        if not isinstance(when, str) or not when.strip():
-            raise PolicyError(f"{where}: missing `when` (a CEL expression)")
-        action = raw.get("action")
-        if action not in ACTIONS:
-            raise PolicyError(f"{where}: action {action!r} is not one of {', '.join(ACTIONS)}")
-        try:
-            program = cel.compile(when)
-        except ValueError as exc:
-            raise PolicyError(f"{where}: CEL syntax error: {exc}") from None
-        try:
-            result = program.execute(sample)
-        except KeyError as exc:
-            raise PolicyError(f"{where}: unknown signal {exc} in `when`; see docs/policy.md for the signals") from None
-        except Exception as exc:
-            raise PolicyError(f"{where}: `when` cannot be evaluated: {exc}") from None
-        if not isinstance(result, bool):
-            raise PolicyError(f"{where}: `when` must be true or false, got {type(result).__name__} {result!r}")
-        sample_every = raw.get("sample_every")
-        if action == "sample" and not (isinstance(sample_every, (int, float)) and sample_every > 0):
-            raise PolicyError(f"{where}: action 'sample' needs `sample_every` (seconds > 0)")
-        rules.append(
-            Rule(
-                name=rname, when=when, action=action, description=raw.get("description", ""),
-                shadow=bool(raw.get("shadow", False)), confirm=bool(raw.get("confirm", False)),
-                sample_every=float(sample_every) if sample_every else None, program=program,
-            )
-        )
+    raw_rules = data.get("rules", [])
+    if not isinstance(raw_rules, list):
+        problems.append("`rules` must be an array of tables ([[rules]])")
+        raw_rules = []
+    for i, raw in enumerate(raw_rules):
+        rule = _rule(raw, i, seen, problems)
+        if rule is not None:
+            rules.append(rule)
     # Most severe first, so the verdict's main action is the first acting rule.
     rules.sort(key=lambda r: -SEVERITY[r.action])
     scheduled = []
     for j, s in enumerate(data.get("scheduled", [])):
-        where = f"{source}: scheduled #{j + 1}"
+        where = f"scheduled #{j + 1}"
         if s.get("action") not in ("pause_all",):
-            raise PolicyError(f"{where}: action must be 'pause_all'")
-        scheduled.append(Scheduled(action=s["action"], at=_parse_time(s.get("at"), where), minutes=float(s.get("minutes", 60))))
-    return Policy(name=name, description=data.get("description", ""), rules=rules, engine=settings,
+            problems.append(f"{where}: action must be 'pause_all'")
+            continue
+        try:
+            scheduled.append(Scheduled(action=s["action"], at=_parse_time(s.get("at"), where),
+                                       minutes=float(s.get("minutes", 60))))
+        except (PolicyError, TypeError, ValueError) as exc:
+            problems.append(f"{where}: {exc}")
+    if problems:
+        raise PolicyError(_report(source, problems), problems)
+    return Policy(name=name, description=data.get("description", ""), rules=rules, engine=settings,  # type: ignore[arg-type]
                   scheduled=scheduled, source=source)
+
+
+def _report(source: str, problems: list[str]) -> str:
+    """One problem on one line; several as a numbered list under the file's name."""
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    return f"{source}: {len(problems)} problems:\n" + "\n".join(f"  {k}. {p}" for k, p in enumerate(problems, 1))
+
+
+def _settings(eng: Any, problems: list[str]) -> EngineSettings:
+    """The [engine] table, checked; defaults where it is unusable (its problems are recorded)."""
+    if not isinstance(eng, dict):
+        problems.append("[engine] must be a table")
+        return EngineSettings()
+    bad = set(eng) - _ENGINE_KEYS
+    if bad:
+        problems.append(f"unknown [engine] keys {sorted(bad)}; known: {sorted(_ENGINE_KEYS)}")
+        eng = {k: v for k, v in eng.items() if k in _ENGINE_KEYS}
+    settings = EngineSettings(**eng)
+    if settings.review not in ("case", "fifo"):
+        problems.append(f"[engine] review must be 'case' or 'fifo', not {settings.review!r}")
+    if settings.reports not in ("aggregate", "queue"):
+        problems.append(f"[engine] reports must be 'aggregate' or 'queue', not {settings.reports!r}")
+    if not isinstance(settings.robust, bool):
+        problems.append(f"[engine] robust must be true or false, not {settings.robust!r}")
+    return settings
+
+
+def _rule(raw: Any, i: int, seen: set[str], problems: list[str]) -> Rule | None:
+    """One [[rules]] table checked and compiled; None (its problems recorded) if it is not usable."""
+    if not isinstance(raw, dict):
+        problems.append(f"rule #{i + 1}: must be a table")
+        return None
+    rname = raw.get("name") or f"#{i + 1}"
+    where = f"rule '{rname}'"
+    before = len(problems)
+    extra = set(raw) - _RULE_KEYS
+    if extra:
+        problems.append(f"{where}: unknown keys {sorted(extra)}; known: {sorted(_RULE_KEYS)}")
+    if "name" not in raw:
+        problems.append(f"{where}: missing `name`")
+    if rname in seen:
+        problems.append(f"{where}: duplicate rule name")
+    seen.add(rname)
+    action = raw.get("action")
+    if action not in ACTIONS:
+        problems.append(f"{where}: action {action!r} is not one of {', '.join(ACTIONS)}")
+    sample_every = raw.get("sample_every")
+    if action == "sample" and not (isinstance(sample_every, (int, float)) and sample_every > 0):
+        problems.append(f"{where}: action 'sample' needs `sample_every` (seconds > 0)")
+    when = raw.get("when")
+    program = None
+    if not isinstance(when, str) or not when.strip():
+        problems.append(f"{where}: missing `when` (a CEL expression)")
+    else:
+        program = _compile(when, where, problems)
+    if len(problems) > before:
+        return None
+    return Rule(name=rname, when=when, action=action, description=raw.get("description", ""),  # type: ignore[arg-type]
+                shadow=bool(raw.get("shadow", False)), confirm=bool(raw.get("confirm", False)),
+                sample_every=float(sample_every) if sample_every else None, program=program)
+
+
+def _compile(when: str, where: str, problems: list[str]) -> Any:
+    """Compile one `when`: syntax, every name against the signal schema, types; then one sample run."""
+    try:
+        program = cel.compile(when)
+    except ValueError as exc:
+        problems.append(f"{where}: CEL syntax error: {exc}")
+        return None
+    found = check_expression(when, SIGNAL_SCHEMA)
+    if found:
+        problems.extend(f"{where}: {p}" for p in found)
+        return None
+    # The static check passed: one run on every signal's default catches what it does not model.
+    try:
+        result = program.execute(cel.Context(sample_context()))
+    except Exception as exc:
+        problems.append(f"{where}: `when` cannot be evaluated: {exc}")
+        return None
+    if not isinstance(result, bool):
+        problems.append(f"{where}: `when` must be true or false, got {type(result).__name__} {result!r}")
+        return None
+    return program
 
 
 def resolve_policy_path(name_or_path: str) -> Path:

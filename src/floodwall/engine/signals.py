@@ -68,6 +68,21 @@ STREAM_SIGNALS: dict[str, object] = {
 INCIDENT_SIGNALS: dict[str, object] = {"level": 0}
 
 
+def _type_name(value: object) -> str:
+    """The CEL type of a default (bool before int: a bool is an int in Python)."""
+    for t, name in ((bool, "bool"), (int, "int"), (float, "double"), (str, "string")):
+        if isinstance(value, t):
+            return name
+    raise TypeError(f"a signal default must be bool, int, float or str, not {type(value).__name__}")
+
+
+# The signal schema rules are checked against at load: namespace -> signal -> CEL type.
+SIGNAL_SCHEMA: dict[str, dict[str, str]] = {
+    ns: {name: _type_name(v) for name, v in signals.items()}
+    for ns, signals in (("account", ACCOUNT_SIGNALS), ("stream", STREAM_SIGNALS), ("incident", INCIDENT_SIGNALS))
+}
+
+
 def sample_context() -> dict[str, dict[str, object]]:
     """A context with every signal at its default (used to validate rules at load)."""
     return {

@@ -1,11 +1,13 @@
-"""Per-entity state the engine keeps: accounts and streams, and the shared indexes over them."""
+"""The engine's lasting state: accounts, streams, and the indexes over them (a batch's own is in batch.py)."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from floodwall.engine.signals import WindowCounter
 
 
 @dataclass(slots=True)
@@ -80,3 +82,19 @@ class Stream:
         if not self.hashes:
             return np.zeros((0, 4), dtype=np.uint64)
         return np.stack(list(self.hashes))
+
+
+@dataclass(slots=True)
+class Indexes:
+    """Who shares what (device, network, number block) and the sliding counts over them."""
+
+    device_accounts: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    net_accounts: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    net_fresh: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # fresh accounts' registration times, sorted
+    block_accounts: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    device_regs: WindowCounter = field(default_factory=lambda: WindowCounter(3600))
+    block_regs: WindowCounter = field(default_factory=lambda: WindowCounter(3600))
+    net_regs: WindowCounter = field(default_factory=lambda: WindowCounter(600))
+    net_golives: WindowCounter = field(default_factory=lambda: WindowCounter(600))
+    api_seen: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # principal -> endpoint|scope used
+    report_counts: WindowCounter = field(default_factory=lambda: WindowCounter(600))  # reports per reporter

@@ -1,17 +1,17 @@
 """Incident response in the engine's loop: feed the surge detector, move the level, carry out the playbook.
 
 The engine calls :meth:`IncidentResponse.after_batch` once per batch, after its rules ran and before
-its orders leave. Everything here reads engine-side state only (events, accounts, streams, rings);
-orders go out through :meth:`Engine.response_order`, each with a verdict naming why.
+its orders leave. It reads the engine through a read-only :class:`~floodwall.engine.view.BatchView` and
+answers with effects (:mod:`floodwall.engine.effects`) that the engine applies one by one as they are
+yielded, each order with a verdict naming why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-import cel
-
+from floodwall.engine.effects import Effect, Order, Rejudge
 from floodwall.events import (
     AccountRegistered,
     ActionOrder,
@@ -33,6 +33,7 @@ from floodwall.response.surge import SurgeDetector
 
 if TYPE_CHECKING:
     from floodwall.engine.engine import Engine
+    from floodwall.engine.view import BatchView
 
 DAY = 86_400.0
 RISKY = 3.0  # gate risk at which a go-live counts as risky for the surge metric (as in cluster shares)
@@ -76,10 +77,10 @@ class IncidentResponse:
         return cls(pb if pb is not None else without_effects(load_playbook("floodwall")), start, outbox, audit,
                    follower)
 
-    def enqueue_notices(self, engine: Engine, orders: Sequence[ActionOrder]) -> None:
+    def enqueue_notices(self, engine: Engine | BatchView, orders: Sequence[ActionOrder]) -> None:
         """Put a message for each notify order in the outbox (the owner's number on record)."""
         if self.outbox is not None and any(o.action == "notify" for o in orders):
-            self.outbox.enqueue(orders, lambda aid: engine.accounts[aid].phone if aid in engine.accounts else "")
+            self.outbox.enqueue(orders, engine.phone_of)
 
     @property
     def level(self) -> int:
@@ -92,34 +93,38 @@ class IncidentResponse:
 
     # ---- the hook -------------------------------------------------------------------------
 
-    def after_batch(self, engine: Engine, events: Sequence[Event], orders: Sequence[ActionOrder]) -> None:
-        """Count the batch, re-judge the level once per second, then apply the level's play."""
-        now = engine._now
+    def after_batch(self, view: BatchView, events: Sequence[Event],
+                    orders: Sequence[ActionOrder]) -> Iterator[Effect]:
+        """Count the batch, re-judge the level once per second, then yield the level's play as effects.
+
+        The engine applies each effect as it is yielded, so what follows reads its result
+        (``orders`` grows with the orders applied so far).
+        """
+        now = view.now
         self._begin(now)
-        counts = self.last_counts = self._count(engine, events, orders, now)
+        counts = self.last_counts = self._count(view, events, orders, now)
         if not self.follower:
             self.detector.add(now, counts, learning=self.tracker.level == 0)
-        for change in self._unapplied:
-            self._changed(engine, change)
-        self._unapplied = []
+        unapplied, self._unapplied = self._unapplied, []
+        for change in unapplied:
+            yield from self._changed(change)
         if int(now) != self._last_eval and not self.follower:
             self._last_eval = int(now)
             target, why, evidence = self.detector.target(now)
             change = self.tracker.observe(now, target, why, evidence)
             if change is not None:
-                self._changed(engine, change)
-        engine.incident_level = self.tracker.level
-        self._notify_after_takedowns(engine, orders)
+                yield from self._changed(change)
+        yield from self._notify_after_takedowns(view, orders)
         play = self.playbook.play(self.tracker.level)
         for ev in events:
             t = type(ev)
             if t is StreamStarted:
-                self._gate(engine, ev, play)
+                yield from self._gate(view, ev, play)
             elif t is AccountRegistered and play is not None and play.hold_virtual_registrations:
-                self._hold_registration(engine, ev, now)
+                yield from self._hold_registration(view, ev, now)
             elif t is FrameSampled and ev.stream in self.probation:
-                self._probation_frame(engine, ev, play)
-        self.enqueue_notices(engine, orders)
+                yield from self._probation_frame(view, ev, play)
+        self.enqueue_notices(view, orders)
 
     def _begin(self, now: float) -> None:
         """Start the baseline now, if it was left to the first batch."""
@@ -131,7 +136,6 @@ class IncidentResponse:
     def set_level(self, engine: Engine, level: int, operator: str, reason: str) -> LevelChange:
         """An operator pins the level by hand (recorded with who and why)."""
         ch = self.tracker.set_by_operator(engine.clock.now(), level, operator, reason)
-        engine.incident_level = level
         self._unapplied.append(ch)  # orders (releasing holds) go out with the engine's next batch
         if self.audit is not None:
             self.audit.append(ch.t, operator, "level_set", "incident", {"level": LEVELS[level], "reason": reason})
@@ -142,7 +146,6 @@ class IncidentResponse:
         self._begin(t)
         ch = self.tracker.follow(t, level, why, evidence)
         if ch is not None:
-            engine.incident_level = ch.level
             self._unapplied.append(ch)
 
     def release(self, engine: Engine, operator: str) -> None:
@@ -154,21 +157,21 @@ class IncidentResponse:
 
     # ---- metrics --------------------------------------------------------------------------
 
-    def _count(self, engine: Engine, events: Sequence[Event], orders: Sequence[ActionOrder], now: float) -> dict:
+    def _count(self, view: BatchView, events: Sequence[Event], orders: Sequence[ActionOrder], now: float) -> dict:
         risky_golives = reports = risky_regs = 0
         for ev in events:
             t = type(ev)
             if t is StreamStarted:
-                acc = engine.accounts.get(ev.account)
+                acc = view.accounts.get(ev.account)
                 if acc is not None and (acc.phone_virtual or (acc.created is not None and now - acc.created < DAY)):
                     risky_golives += 1
             elif t is ReportFiled:
                 reports += 1
             elif t is AccountRegistered and ev.ts > now - 60:  # live, not backfilled
-                risky_regs += engine.phones.is_virtual(ev.phone)
+                risky_regs += view.is_virtual(ev.phone)
         takedowns = sum(1 for o in orders if o.action in ("takedown", "freeze") and o.target != "*")
-        clusters = len(engine.confirmed_clusters)
-        members = sum(len(r.members) for r in engine.rings.rings.values()) if engine.rings is not None else 0
+        clusters = view.confirmed_clusters()
+        members = view.ring_members()
         out = {
             "risky_golives": risky_golives, "takedowns": takedowns, "reports": reports,
             "cluster_growth": max(0, clusters - self._clusters), "ring_growth": max(0, members - self._ring_members),
@@ -179,40 +182,40 @@ class IncidentResponse:
 
     # ---- effects --------------------------------------------------------------------------
 
-    def _changed(self, engine: Engine, change: LevelChange) -> None:
+    def _changed(self, change: LevelChange) -> Iterator[Effect]:
         # Holds end when the level that made them falls: held accounts are let go (restore orders).
         for aid, lvl in sorted(self.held_accounts.items()):
             if change.level < lvl:
                 del self.held_accounts[aid]
-                engine.response_order("restore", "account", aid, f"hold released: level {LEVELS[change.level]}",
-                                      {"incident.level": change.level})
+                yield Order("restore", "account", aid, f"hold released: level {LEVELS[change.level]}",
+                            {"incident.level": change.level})
 
-    def _gate(self, engine: Engine, ev: StreamStarted, play) -> None:
-        st = engine.streams.get(ev.stream)
-        acc = engine.accounts.get(ev.account)
+    def _gate(self, view: BatchView, ev: StreamStarted, play) -> Iterator[Effect]:
+        st = view.streams.get(ev.stream)
+        acc = view.accounts.get(ev.account)
         if play is None or st is None or acc is None or not st.live or st.taken_down:
             return
-        sig = engine.account_signals(acc)
+        sig = view.account_signals(acc)
         if sig["trusted"]:
             return
         lvl = LEVELS[self.tracker.level]
         if play.hold_golive_min_risk is not None and sig["risk"] >= play.hold_golive_min_risk:
             self.held_golives += 1
-            engine.response_order("takedown", "stream", st.id, f"held at go-live: level {lvl}, risk {sig['risk']:g}",
-                                  {"incident.level": self.tracker.level, "account.risk": sig["risk"]})
+            yield Order("takedown", "stream", st.id, f"held at go-live: level {lvl}, risk {sig['risk']:g}",
+                        {"incident.level": self.tracker.level, "account.risk": sig["risk"]})
             if sig["hijack_signs"] >= HIJACK_SIGNS:
                 # Held before any content was seen, so no content rule will judge it: its owner is told here.
-                engine.response_order("notify", "account", acc.id, f"held with {sig['hijack_signs']} hijack signs",
-                                      {"account.hijack_signs": sig["hijack_signs"]})
+                yield Order("notify", "account", acc.id, f"held with {sig['hijack_signs']} hijack signs",
+                            {"account.hijack_signs": sig["hijack_signs"]})
             return
         if play.probation and not st.limited:
             self.probation[st.id] = 0
             self.probation_started += 1
-            engine.response_order("limit", "stream", st.id, f"probation: level {lvl}, account without trust",
-                                  {"incident.level": self.tracker.level, "account.trusted": False})
+            yield Order("limit", "stream", st.id, f"probation: level {lvl}, account without trust",
+                        {"incident.level": self.tracker.level, "account.trusted": False})
 
-    def _probation_frame(self, engine: Engine, ev: FrameSampled, play) -> None:
-        st = engine.streams.get(ev.stream)
+    def _probation_frame(self, view: BatchView, ev: FrameSampled, play) -> Iterator[Effect]:
+        st = view.streams.get(ev.stream)
         if st is None or not st.live or not st.limited:
             self.probation.pop(ev.stream, None)
             return
@@ -223,34 +226,31 @@ class IncidentResponse:
         if n < need:
             return
         # Enough clean frames (or the level fell): lift, unless the policy itself wants the room limited.
-        acc = engine.accounts[st.account]
-        ctx = {"account": engine.account_signals(acc), "stream": engine.stream_signals(st),
-               "incident": {"level": self.tracker.level}}
-        fired, _ = engine.policy.evaluate(cel.Context(ctx))
+        fired = view.firing(st)
         del self.probation[st.id]
         if any(r.action in KEEP_LIMITED for r in fired):
             return
         self.probation_lifted += 1
-        engine.response_order("restore", "stream", st.id, f"probation lifted: {n} clean frames",
-                              {"stream.frames": st.frames})
+        yield Order("restore", "stream", st.id, f"probation lifted: {n} clean frames",
+                    {"stream.frames": st.frames})
 
-    def _hold_registration(self, engine: Engine, ev: AccountRegistered, now: float) -> None:
-        if ev.ts <= now - 60 or not engine.phones.is_virtual(ev.phone) or ev.account in self.held_accounts:
+    def _hold_registration(self, view: BatchView, ev: AccountRegistered, now: float) -> Iterator[Effect]:
+        if ev.ts <= now - 60 or not view.is_virtual(ev.phone) or ev.account in self.held_accounts:
             return
         self.held_accounts[ev.account] = self.tracker.level
         self.held_registrations += 1
-        engine.response_order("freeze", "account", ev.account,
-                              f"registration held: level {LEVELS[self.tracker.level]}, virtual-operator number",
-                              {"incident.level": self.tracker.level, "account.phone_virtual": True})
+        yield Order("freeze", "account", ev.account,
+                    f"registration held: level {LEVELS[self.tracker.level]}, virtual-operator number",
+                    {"incident.level": self.tracker.level, "account.phone_virtual": True})
 
-    def _notify_after_takedowns(self, engine: Engine, orders: Sequence[ActionOrder]) -> None:
+    def _notify_after_takedowns(self, view: BatchView, orders: Sequence[ActionOrder]) -> Iterator[Effect]:
         # A takedown is itself a signal (account.takedowns > 0): judge the account again, so that rules
         # such as notify-hijacked see it even when the room was removed by a rule they do not mention.
         accounts = set()
         for o in orders:
-            if o.action == "takedown" and o.subject == "stream" and o.target in engine.streams:
-                accounts.add(engine.streams[o.target].account)
+            if o.action == "takedown" and o.subject == "stream" and o.target in view.streams:
+                accounts.add(view.streams[o.target].account)
         for aid in sorted(accounts):
-            acc = engine.accounts.get(aid)
+            acc = view.accounts.get(aid)
             if acc is not None and not acc.notified:
-                engine.reevaluate_account(acc)
+                yield Rejudge(aid)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from floodwall.engine import view
 from floodwall.engine.engine import Engine
 from floodwall.events import ReviewDecided, ReviewReversed
 from floodwall.review.queue import ReviewItem
@@ -37,20 +38,14 @@ def when(ts: float | None) -> str:
 
 def room_status(engine: Engine, sid: str) -> str:
     """live, down (taken down), restored (a takedown undone) or ended, as the engine knows it."""
-    st = engine.streams.get(sid)
-    if st is None:
-        return "ended"
-    if st.taken_down:
-        return "down"
-    if st.restored_at is not None:
-        return "restored"
-    return "live" if st.live else "ended"
+    room = view.room(engine, sid)
+    return room.status if room is not None else "ended"
 
 
 def _rooms(engine: Engine, item: ReviewItem) -> list[str]:
     rooms = set(item.streams)
-    if item.kind == "cluster" and engine.clusters is not None and item.status != "decided":
-        rooms |= engine.clusters.rooms(item.key)  # rooms that joined the cluster since the case opened
+    if item.kind == "cluster" and item.status != "decided":
+        rooms |= view.cluster_rooms(engine, item.key)  # rooms that joined the cluster since the case opened
     decided = next((d for d in reversed(engine.review.history) if d.item == item.id), None)
     if decided is not None:
         rooms |= set(decided.rooms)
@@ -60,11 +55,10 @@ def _rooms(engine: Engine, item: ReviewItem) -> list[str]:
 def case_summary(engine: Engine, item: ReviewItem, rooms: list[str] | None = None) -> dict:
     """One row of the queue (``rooms``: the case's rooms, when the caller has them already)."""
     rooms = _rooms(engine, item) if rooms is None else rooms
-    streams = engine.streams
-    live = [r for r in rooms if r in streams and streams[r].live and not streams[r].taken_down]
+    live = [r for r in (view.room(engine, sid) for sid in rooms) if r is not None and r.live and r.status != "down"]
     return {
         "id": item.id, "kind": item.kind, "key": item.key, "rooms": len(rooms), "rooms_live": len(live),
-        "viewers": sum(streams[r].viewers for r in live), "harm": f"{item.priority:,.0f}",
+        "viewers": sum(r.viewers for r in live), "harm": f"{item.priority:,.0f}",
         "waiting": f"{max(0.0, engine.clock.now() - item.created) / 60:.1f} min",
         "rules": list(item.evidence.get("rules", [])),
     }
@@ -83,20 +77,20 @@ def case_view(engine: Engine, item_id: str) -> dict:
     if item is None:
         raise KeyError(item_id)
     rooms = _rooms(engine, item)
-    streams = engine.streams
+    known = [r for r in (view.room(engine, sid) for sid in rooms) if r is not None]
     room_list = []
     for sid in rooms:
-        st = streams.get(sid)
-        room_list.append({"id": sid, "account": st.account if st else "", "viewers": st.viewers if st else 0,
-                          "status": room_status(engine, sid), "frame": bool(st and st.last_frame is not None)})
+        r = view.room(engine, sid)
+        room_list.append({"id": sid, "account": r.account if r else "", "viewers": r.viewers if r else 0,
+                          "status": r.status if r else "ended", "frame": bool(r and r.has_frame)})
     room_list.sort(key=lambda r: (r["status"] != "live", -r["viewers"], r["id"]))
     shown = 0
     for r in room_list:  # frames of the most-watched rooms only: a page, not a dump
         if r["frame"]:
             shown += 1
             r["frame"] = shown <= MAX_FRAMES_SHOWN
-    reporters = sum(len(streams[r].reporters) for r in rooms if r in streams)
-    weight = sum(streams[r].report_weight for r in rooms if r in streams)
+    reporters = sum(r.reporters for r in known)
+    weight = sum(r.report_weight for r in known)
     signals = [(k, v) for k, v in item.evidence.items() if k != "rules"]
     return {
         **case_summary(engine, item, rooms), "status": item.status, "violating": item.violating,
@@ -117,7 +111,7 @@ def history_view(engine: Engine, limit: int = 200) -> list[dict]:
         d = engine.review.history[k]
         out.append({"item": d.item, "ts": when(d.ts), "reviewer": d.reviewer, "violating": d.violating,
                     "note": d.note, "rooms": len(d.rooms), "undone_at": when(d.undone_at), "undone_by": d.undone_by,
-                    "undoable": d.undone_at is None and latest[d.item] == k and d.item in engine.decision_effects})
+                    "undoable": d.undone_at is None and latest[d.item] == k and view.undoable(engine, d.item)})
     return out
 
 
@@ -125,8 +119,7 @@ def frame_png(engine: Engine, sid: str, scale: int = 2) -> bytes:
     """The latest kept frame of a room as PNG."""
     from PIL import Image
 
-    st = engine.streams.get(sid)
-    f = st.last_frame if st is not None else None
+    f = view.last_frame(engine, sid)
     if f is None:
         raise KeyError(sid)
     from floodwall.content.frames import frame_rgb
@@ -227,7 +220,7 @@ def router(hub: Hub, guard=None) -> APIRouter:
     def undo(request: Request, item_id: str, reviewer: str = Form("console"), note: str = Form("")) -> RedirectResponse:
         who = reviewer_of(reviewer, request)
         with hub.lock:
-            if item_id not in hub.engine.decision_effects:
+            if not view.undoable(hub.engine, item_id):
                 raise HTTPException(409, f"case {item_id} has no decision to undo")
             now = hub.engine.clock.now()
         ev = ReviewReversed(id=f"rr-{uuid.uuid4().hex}", ts=now, item=item_id, reviewer=who, note=note[:500])

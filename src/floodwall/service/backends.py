@@ -295,7 +295,8 @@ class EmbeddedBackend(Backend):
         """The incident level the engine holds now."""
         e = self.hub.engine
         return {"level": int(e.incident_level), "mode": self.mode, "review_depth": e.review.depth,
-                "events": e.events, "verdicts": e.verdicts, "actions": dict(e.actions_by_kind)}
+                "events": e.events, "verdicts": e.verdicts, "actions": dict(e.actions_by_kind),
+                "rule_errors": dict(e.rule_error_counts)}
 
     def _bank(self, name: str) -> HashBank:
         try:

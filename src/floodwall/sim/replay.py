@@ -245,6 +245,7 @@ def backtest(
             "dead_letter_examples": [{"line": d.line, "field": d.field, "reason": d.reason} for d in list(dead)[:5]],
             "actions": dict(sorted(engine.actions_by_kind.items())) if engine else {},
             "shadow_rule_hits": dict(sorted(engine.shadow_hits.items())) if engine else {},
+            "rule_errors": list(engine.rule_errors) if engine else [],
             "review_items": engine.review.created if engine else 0,
             "review_queue_max": engine.review.max_depth if engine else 0,
             "wall_seconds": round(time.perf_counter() - wall0, 1),

@@ -103,6 +103,7 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
         **response_figures(engine, hij_used),
         "actions": dict(sorted(engine.actions_by_kind.items())),
         "shadow_rule_hits": dict(sorted(engine.shadow_hits.items())),
+        "rule_errors": list(engine.rule_errors),  # rules that raised at run time (skipped for that subject)
         # What each shadow rule would have done, judged against the truth.
         "shadow_rules": {
             name: {
