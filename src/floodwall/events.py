@@ -27,6 +27,13 @@ Text = Annotated[str, Meta(max_length=4000)]  # free text: titles, chat lines, n
 Count = Annotated[int, Meta(ge=0, le=10**12)]  # viewers and other counts (non-negative, BigInteger-safe)
 Share = Annotated[float, Meta(ge=0.0, le=1.0)]  # fractions (NaN fails both bounds)
 Hex64 = Annotated[str, Meta(pattern=r"^[0-9a-fA-F]{64}$")]  # a PDQ hash
+MAX_FRAME_SIDE = 4096
+MAX_IMAGE_BYTES = 2_000_000  # an encoded keyframe; the decoded size is bounded by MAX_FRAME_SIDE too
+Side = Annotated[int, Meta(ge=0, le=MAX_FRAME_SIDE)]  # frame width/height (0: not given)
+Pixels = Annotated[bytes, Meta(max_length=MAX_FRAME_SIDE * MAX_FRAME_SIDE * 3)]
+Image = Annotated[bytes, Meta(max_length=MAX_IMAGE_BYTES)]
+MaybeHex64 = Annotated[str, Meta(max_length=64)]  # a PDQ hash or "" (hex checked in __post_init__)
+Percent = Annotated[int, Meta(ge=0, le=100)]
 
 ACTIONS = ("allow", "restore", "sample", "limit", "review", "notify", "takedown", "freeze")
 # restore: undo of an earlier takedown or freeze (a reversed review decision, an undone mass action).
@@ -110,13 +117,13 @@ class FrameSampled(EventBase, frozen=True, tag="frame_sampled", omit_defaults=Tr
 
     stream: Key
     account: Key
-    width: int = 0
-    height: int = 0
-    pixels: bytes = b""
-    image: bytes = b""
-    pdq: str = ""
-    pdq_quality: int | None = None
-    pdq_mirrored: str = ""
+    width: Side = 0
+    height: Side = 0
+    pixels: Pixels = b""
+    image: Image = b""
+    pdq: MaybeHex64 = ""
+    pdq_quality: Percent | None = None
+    pdq_mirrored: MaybeHex64 = ""
 
     def __post_init__(self) -> None:
         EventBase.__post_init__(self)
@@ -147,8 +154,6 @@ class FrameSampled(EventBase, frozen=True, tag="frame_sampled", omit_defaults=Tr
             raise ValueError("`pdq_quality` must be between 0 and 100")
 
 
-MAX_FRAME_SIDE = 4096
-MAX_IMAGE_BYTES = 2_000_000  # an encoded keyframe; the decoded size is bounded by MAX_FRAME_SIDE too
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
