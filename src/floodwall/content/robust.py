@@ -39,14 +39,15 @@ radius-47 lookup ~2 ms per keyframe against a 10,000-image bank.
 
 from __future__ import annotations
 
-import functools
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from floodwall.content import pdq
+from floodwall.content.borders import N_BOXES as _N_BOXES
+from floodwall.content.borders import border_boxes, detect_border
 from floodwall.content.index import HashIndex
+from floodwall.content.resample import WORK, box2, hash_luma, luma, resample, resample_boxes, rotate, tent_matrix
 
 __all__ = [
     "DEFAULT_VARIANTS",
@@ -74,255 +75,7 @@ THRESHOLD = 47
 #: THRESHOLD are small and each index lookup becomes a linear scan.
 LOOSE_THRESHOLD = 81
 
-WORK = 64  # PDQ's own grid
 _BANK_WORK = 128  # bank views are cut from a 128 px copy (rotations sampled at 2x, then 2x2 averaged)
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-_N_BOXES = 4  # candidate content boxes per query frame (border_boxes)
-
-
-# ----------------------------------------------------------------------------- pixels
-
-
-def luma(frames: np.ndarray) -> np.ndarray:
-    """(n, h, w, 3) uint8 RGB -> (n, h, w) float32 luma (PDQ's coefficients)."""
-    return pdq.check_frames(frames).astype(np.float32) @ _LUMA
-
-
-def _taps(n_out: int, n_in: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sparse tent resampling of source [lo, hi) px onto n_out px: indices and weights (n, n_out, T)."""
-    lo = np.asarray(lo, np.float32)[:, None, None]
-    hi = np.asarray(hi, np.float32)[:, None, None]
-    step = (hi - lo) / n_out
-    sup = np.maximum(1.0, step)  # antialiased when shrinking, linear interpolation when enlarging
-    cen = lo + (np.arange(n_out, dtype=np.float32)[None, :, None] + 0.5) * step - 0.5
-    t = int(math.ceil(2 * float(sup.max()))) + 1
-    j = np.floor(cen - sup) + 1 + np.arange(t, dtype=np.float32)[None, None, :]
-    w = np.maximum(0.0, 1.0 - np.abs(j - cen) / sup)
-    inside = (j >= 0) & (j <= n_in - 1)
-    w = np.where(inside, w, 0.0)
-    s = w.sum(2, keepdims=True)
-    # A centre outside the source (box past the frame edge) takes the nearest pixel.
-    nearest = np.clip(np.rint(cen), 0, n_in - 1)
-    w = np.where(s > 1e-6, w / np.maximum(s, 1e-6), (j == nearest).astype(np.float32))
-    idx = np.clip(j, 0, n_in - 1).astype(np.intp)
-    return idx, w.astype(np.float32)
-
-
-def _apply_taps(y: np.ndarray, ry: tuple[np.ndarray, np.ndarray], rx: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Separable gather-resample of (n, H, W) with per-frame row/column taps -> (n, oh, ow)."""
-    n = y.shape[0]
-    iy, wy = ry
-    ix, wx = rx
-    ar = np.arange(n)[:, None]
-    rows = y[ar, iy[:, :, 0], :] * wy[:, :, 0, None]  # (n, oh, W)
-    for t in range(1, iy.shape[2]):
-        rows += y[ar, iy[:, :, t], :] * wy[:, :, t, None]
-    rt = np.ascontiguousarray(rows.transpose(0, 2, 1))  # (n, W, oh): gathers below read whole rows
-    out = rt[ar, ix[:, :, 0], :] * wx[:, :, 0, None]  # (n, ow, oh)
-    for t in range(1, ix.shape[2]):
-        out += rt[ar, ix[:, :, t], :] * wx[:, :, t, None]
-    return out.transpose(0, 2, 1)
-
-
-def resample_boxes(y: np.ndarray, boxes: np.ndarray, size: int = WORK) -> np.ndarray:
-    """Luma (n, H, W) -> (n, size, size): box (top, left, bottom, right) px of each frame, tent-resampled."""
-    n, H, W = y.shape
-    b = np.asarray(boxes, np.float32).reshape(n, 4)
-    (iy, wy), (ix, wx) = _taps(size, H, b[:, 0], b[:, 2]), _taps(size, W, b[:, 1], b[:, 3])
-    out = np.empty((n, size, size), np.float32)
-    step = max(1, (32 * 64 * 64) // max(1, H * W))  # L2-sized chunks: ~2x faster than whole batches
-    for a in range(0, n, step):
-        z = slice(a, a + step)
-        out[z] = _apply_taps(y[z], (iy[z], wy[z]), (ix[z], wx[z]))
-    return out
-
-
-@functools.lru_cache(maxsize=256)
-def _tent_matrix(n_out: int, n_in: int, lo: float, hi: float) -> np.ndarray:
-    """Dense (n_out, n_in) float32 tent resampling of source [lo, hi) px."""
-    idx, w = _taps(n_out, n_in, np.array([lo]), np.array([hi]))
-    m = np.zeros((n_out, n_in), np.float32)
-    np.add.at(m, (np.repeat(np.arange(n_out), idx.shape[2]), idx[0].ravel()), w[0].ravel())
-    m.flags.writeable = False
-    return m
-
-
-def resample(y: np.ndarray, size: int = WORK) -> np.ndarray:
-    """Whole luma frames (n, H, W) -> (n, size, size), tent-resampled (antialiased when shrinking)."""
-    n, H, W = y.shape
-    if H == size and W == size:
-        return y
-    ry = _tent_matrix(size, H, 0.0, float(H))
-    rx = _tent_matrix(size, W, 0.0, float(W))
-    # Two big 2-D GEMMs over the whole batch (a stack of small ones crawls under threaded BLAS).
-    t = (ry @ y.transpose(1, 0, 2).reshape(H, n * W)).reshape(size, n, W)
-    return (t.transpose(1, 0, 2).reshape(n * size, W) @ rx.T).reshape(n, size, size)
-
-
-@functools.lru_cache(maxsize=64)
-def _warp_map(size: int, angle: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bilinear gather (4, size*size) of a rotation about the centre; outside the frame -> weight 0 (black)."""
-    th = math.radians(angle)
-    c0 = size / 2.0
-    v, u = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
-    # Inverse map: output pixel -> source position (a positive angle turns the picture anticlockwise, as PIL).
-    x = math.cos(th) * (u - c0) - math.sin(th) * (v - c0) + c0 - 0.5
-    y = math.sin(th) * (u - c0) + math.cos(th) * (v - c0) + c0 - 0.5
-    x0, y0 = np.floor(x), np.floor(y)
-    fx, fy = x - x0, y - y0
-    idx, wts = [], []
-    for ddy, ddx, w in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
-        yy, xx = y0 + ddy, x0 + ddx
-        ok = (yy >= 0) & (yy < size) & (xx >= 0) & (xx < size)
-        idx.append(np.where(ok, yy * size + xx, 0).astype(np.intp).ravel())
-        wts.append(np.where(ok, w, 0.0).astype(np.float32).ravel())
-    i, w = np.stack(idx), np.stack(wts)
-    i.flags.writeable = False
-    w.flags.writeable = False
-    return i, w
-
-
-def _rotate(y: np.ndarray, angle: float) -> np.ndarray:
-    n, S, _ = y.shape
-    idx, w = _warp_map(S, float(angle))
-    flat = y.reshape(n, S * S)
-    out = np.take(flat, idx[0], axis=1) * w[0]
-    for k in range(1, 4):
-        out += np.take(flat, idx[k], axis=1) * w[k]
-    return out.reshape(n, S, S)
-
-
-def _box2(y: np.ndarray) -> np.ndarray:
-    return 0.25 * (y[:, 0::2, 0::2] + y[:, 1::2, 0::2] + y[:, 0::2, 1::2] + y[:, 1::2, 1::2])
-
-
-def _hash_luma(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PDQ (hash, quality, mirrored hash) of (n, 64, 64) luma planes, via pdq.hash_frames on grey RGB."""
-    g = np.clip(y + 0.5, 0, 255).astype(np.uint8)
-    # Grey RGB has luma equal to the grey level, so PDQ sees these very planes.
-    return pdq.hash_frames(np.stack([g, g, g], axis=-1), with_mirror=True)  # type: ignore[return-value]
-
-
-# ----------------------------------------------------------------------------- borders
-
-
-def _lead(flat: np.ndarray) -> np.ndarray:
-    """Number of leading True values along axis 1 of (n, L, M) -> (n, M)."""
-    n, L, M = flat.shape
-    stop = np.argmin(flat, axis=1)
-    return np.where(flat.all(axis=1), L, stop)
-
-
-def _side(
-    v: np.ndarray, smooth: np.ndarray, cap: int, min_support: float, edge: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Border depth at the top of (n, L, M) planes: (sub-pixel depth, share of agreeing columns); 0 where none."""
-    n, L, M = v.shape
-    run = np.minimum(_lead(smooth[:, : cap + 2]), cap + 1)  # (n, M) smooth run down each column
-    counts = np.bincount((np.arange(n)[:, None] * (cap + 2) + run).ravel(), minlength=n * (cap + 2)).reshape(n, cap + 2)
-    # A boundary between two pixel rows splits its columns over two depths: pool neighbours.
-    pooled = counts[:, :-1] + np.concatenate([counts[:, 1:-1], np.zeros((n, 1), counts.dtype)], 1)
-    pooled[:, :2] = 0  # 0-1 px "borders" are not worth a view
-    best = np.argmax(pooled, 1)
-    share = pooled[np.arange(n), best] / M
-    ok = share >= min_support
-    # Sub-pixel: per column, the edge |d/dy| (less the border's own slope) near the
-    # depth, and the centroid of the 3 gradients around its peak (an antialiased edge
-    # spreads over 2-3; fewer positions let in less of the picture's own texture, which
-    # pulls a centroid inwards); median over the columns that agree on the depth and
-    # show an edge.
-    ar = np.arange(n)[:, None]
-    lo = np.clip(best - 2, 0, L - 8)
-    seg = v[ar, lo[:, None] + np.arange(8)[None, :]]  # (n, 8, M)
-    g = np.diff(seg, axis=1)  # g[:, j] sits between rows lo+j and lo+j+1, i.e. at position lo+j+1
-    e = np.abs(g[:, 1:] - g[:, :1])  # (n, 6, M) at positions lo+2 .. lo+7
-    agree = np.abs(run - best[:, None]) <= 1
-    k = 1 + np.argmax(e[:, 1:5], axis=1)  # (n, M) per-column peak
-    ek = np.stack([np.take_along_axis(e, (k + d)[:, None], 1)[:, 0] for d in (-1, 0, 1)], 1)
-    tot = ek.sum(1)
-    cen = (lo[:, None] + 2 + k) + (ek[:, 2] - ek[:, 0]) / np.maximum(tot, 1e-6)
-    use = agree & (tot >= edge)
-    cnt = use.sum(1)
-    has = cnt >= max(3, int(0.1 * M))
-    # Median of the used columns (lower middle): unused ones sort to the end as +inf.
-    srt = np.sort(np.where(use, cen, np.inf), axis=1)
-    med = srt[np.arange(n), np.maximum(cnt - 1, 0) // 2]
-    depth = np.where(ok, np.where(has, med, best), 0.0)
-    return depth, np.where(ok, share, 0.0)
-
-
-def border_boxes(
-    y: np.ndarray, *, tol: float = 3.0, max_frac: float = 0.3, min_support: float = 0.4, edge: float = 8.0
-) -> np.ndarray:
-    """Candidate content boxes (n, 4, 4) (top, left, bottom, right) px of luma (n, H, W); the whole frame where none.
-
-    A border pixel is smooth (second differences <= ``tol`` grey levels both ways):
-    solid bars and the heavily blurred copy of the picture streamers pad with both are.
-    Per side, the depth shared by the most columns' smooth runs (>= ``min_support`` of
-    them, <= ``max_frac`` of the frame) is the border, refined to sub-pixel by the
-    centroid of the edge where it ends. Box 0 is every side as detected. Box 1 assumes
-    a centred letterbox/pillarbox and gives both sides of an axis the deeper of the two
-    (a caption on one bar stops that bar's run short). Box 2 puts the best-supported
-    side's border, as a fraction of its axis, on all four sides (a picture shrunk into a
-    uniform frame, some of whose bars are lost against smooth picture). Box 3 trims only
-    the best-supported axis, both sides to its deeper border (a letterbox or pillarbox
-    beside smooth picture that reads as a border on the other axis).
-    """
-    y = np.asarray(y, np.float32)
-    if y.ndim != 3:
-        raise ValueError(f"expected luma of shape (n, h, w), got {y.shape}")
-    # Chunks of 128 64x64 frames keep the temporaries in cache.
-    step = max(1, (128 * 64 * 64) // max(1, y.shape[1] * y.shape[2]))
-    parts = [_border_chunk(y[a : a + step], tol, max_frac, min_support, edge) for a in range(0, len(y), step)]
-    return np.concatenate(parts) if parts else np.zeros((0, _N_BOXES, 4))
-
-
-def _border_chunk(y: np.ndarray, tol: float, max_frac: float, min_support: float, edge: float) -> np.ndarray:
-    n, H, W = y.shape
-    out = np.zeros((n, _N_BOXES, 4))
-    out[:, :, 2], out[:, :, 3] = H, W
-    if H < 8 or W < 8:
-        return out
-    # Second differences; zero on the outermost lines (linear extrapolation), so a
-    # smooth slope at the frame edge reads as smooth.
-    d2v = np.zeros_like(y)
-    d2h = np.zeros_like(y)
-    np.abs(y[:, :-2] + y[:, 2:] - 2 * y[:, 1:-1], out=d2v[:, 1:-1])
-    np.abs(y[:, :, :-2] + y[:, :, 2:] - 2 * y[:, :, 1:-1], out=d2h[:, :, 1:-1])
-    smooth = (d2v <= tol) & (d2h <= tol)
-    best_frac = np.zeros(n)
-    best_share = np.zeros(n)
-    best_axis = np.zeros(n, np.int64)
-    best_deep = np.zeros(n)
-    for axis in (0, 1):
-        v = y if axis == 0 else y.transpose(0, 2, 1)
-        s = smooth if axis == 0 else smooth.transpose(0, 2, 1)
-        L = v.shape[1]
-        cap = int(max_frac * L)
-        depth, share = _side(np.concatenate([v, v[:, ::-1]]), np.concatenate([s, s[:, ::-1]]), cap, min_support, edge)
-        top, bot = depth[:n], depth[n:]
-        out[:, 0, axis], out[:, 0, axis + 2] = top, L - bot
-        deep = np.maximum(top, bot)
-        out[:, 1, axis], out[:, 1, axis + 2] = deep, L - deep
-        sh = np.maximum(share[:n], share[n:])
-        better = sh > best_share
-        best_share = np.where(better, sh, best_share)
-        best_frac = np.where(better, np.where(share[:n] >= share[n:], top, bot) / L, best_frac)
-        best_axis = np.where(better, axis, best_axis)
-        best_deep = np.where(better, deep, best_deep)
-    out[:, 2, 0], out[:, 2, 2] = best_frac * H, H - best_frac * H
-    out[:, 2, 1], out[:, 2, 3] = best_frac * W, W - best_frac * W
-    # Box 3: bars on the best-supported axis only (letterbox or pillarbox).
-    lb = best_share > 0
-    for axis, L in ((0, H), (1, W)):
-        on = lb & (best_axis == axis)
-        out[on, 3, axis], out[on, 3, axis + 2] = best_deep[on], L - best_deep[on]
-    return out
-
-
-def detect_border(y: np.ndarray, **kw: float) -> np.ndarray:
-    """Content box (n, 4) float (top, left, bottom, right) px of luma frames (n, H, W), smooth borders trimmed."""
-    return border_boxes(y, **kw)[:, 0]
 
 
 # ----------------------------------------------------------------------------- bank views
@@ -460,10 +213,10 @@ class RobustMatcher:
         if crops:
             # Rows of every crop of every image in one GEMM; columns one GEMM per crop.
             # (Big 2-D GEMMs: stacks of small ones crawl under multi-threaded BLAS.)
-            ry = np.concatenate([_tent_matrix(WORK, S, *_span(v.scale, v.dy, S)) for _, v in crops])
+            ry = np.concatenate([tent_matrix(WORK, S, *_span(v.scale, v.dy, S)) for _, v in crops])
             rows = (ry @ y.transpose(1, 0, 2).reshape(S, n * S)).reshape(len(crops), WORK, n, S)
             for c, (j, v) in enumerate(crops):
-                rx = _tent_matrix(WORK, S, *_span(v.scale, v.dx, S))
+                rx = tent_matrix(WORK, S, *_span(v.scale, v.dx, S))
                 r = rows[c].transpose(1, 0, 2).reshape(n * WORK, S)
                 views[:, j] = (r @ rx.T).reshape(n, WORK, WORK)
         for j, v in enumerate(self.variants):
@@ -471,8 +224,8 @@ class RobustMatcher:
                 src = y
                 if v.scale != 1.0 or v.dx or v.dy:
                     src = resample_boxes(y, np.tile(_box(v, S), (n, 1)), S)
-                views[:, j] = _box2(_rotate(src, v.angle))
-        h, _, _ = _hash_luma(views.reshape(n * self.k, WORK, WORK))
+                views[:, j] = box2(rotate(src, v.angle))
+        h, _, _ = hash_luma(views.reshape(n * self.k, WORK, WORK))
         return h
 
     def bank_entries(self, frame: np.ndarray) -> list[tuple[str, str]]:
@@ -525,7 +278,7 @@ class RobustMatcher:
                 used += fresh.size
                 if fresh.size:
                     planes.append(resample_boxes(y[fresh], boxes[fresh, c]))
-        h, q, hm = _hash_luma(np.concatenate(planes))
+        h, q, hm = hash_luma(np.concatenate(planes))
         if self.mirror:
             hashes, quality = np.concatenate([h[slot], hm[slot]], 1), np.concatenate([q[slot], q[slot]], 1)
         else:
