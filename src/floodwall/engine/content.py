@@ -15,7 +15,7 @@ from floodwall.content.frames import frame_groups, frame_rgb
 from floodwall.content.pdq import to_hex_many
 from floodwall.engine.batch import Batch
 from floodwall.engine.derive import account_signals, trusted
-from floodwall.engine.ingest import ring_news
+from floodwall.engine.ingest import ring_news, stream_from_frame
 from floodwall.engine.state import Stream
 from floodwall.events import Confirmed, FrameSampled
 
@@ -30,6 +30,8 @@ def handle_frames(e: Engine, b: Batch, frames: list[FrameSampled]) -> None:
     e.frames += len(frames)
     for f in frames:
         st = e.streams.get(f.stream)
+        if st is None and f.account:
+            st = stream_from_frame(e, b, f)
         if st is not None:
             st.frames += 1
             if st.live:

@@ -6,7 +6,7 @@ import bisect
 from typing import TYPE_CHECKING
 
 from floodwall.coordination.partition import count_within
-from floodwall.engine.signals import NEVER, risk_score
+from floodwall.engine.signals import NEVER, fanout, risk_score
 from floodwall.engine.state import Account, Stream
 
 if TYPE_CHECKING:
@@ -14,10 +14,13 @@ if TYPE_CHECKING:
 
 DAY = 86_400.0
 CHAT_WINDOW = 300.0
+DORMANT_DAYS = 30.0  # a go-live after this long without a login, go-live or own API call is a hijack sign
 
 
 def hijack_signs(acc: Account, now: float) -> int:
-    """Count of: a new device+network login in the last week, a credential change after it, a go-live soon after."""
+    """Count of hijack signs: a new device+network login in the last week, a credential change after it, a go-live
+    soon after; a go-live from a new device and network with no login (stolen session), after 30+ days dormant, or
+    within the hour after a rename of an aged account's channel (each in the last day)."""
     n = 0
     if acc.new_device_login is not None and now - acc.new_device_login < 7 * DAY:
         n += 1
@@ -25,6 +28,16 @@ def hijack_signs(acc: Account, now: float) -> int:
             n += 1
         if acc.golive_after_hijack:
             n += 1
+    golive = acc.last_golive
+    if golive is None or now - golive >= DAY:
+        return n
+    if acc.golive_new_place is not None and now - acc.golive_new_place < DAY:
+        n += 1
+    if acc.dormant_days >= DORMANT_DAYS:
+        n += 1
+    aged = acc.created is None or golive - acc.created >= 30 * DAY
+    if aged and acc.renamed is not None and 0.0 <= golive - acc.renamed < 3600:
+        n += 1
     return n
 
 
@@ -67,6 +80,11 @@ def account_signals(e: Engine, acc: Account, now: float) -> dict[str, object]:
         "credential_change_s": now - acc.credential_change if acc.credential_change is not None else NEVER,
         "hijack_signs": hijack_signs(acc, now),
         "restricted_api_new": acc.restricted_api_new,
+        "principal_fanout": max((fanout(idx.principal_accounts.get(p), now) for p in idx.acted_by.get(acc.id, ())),
+                                default=0),
+        "golive_new_place_s": now - acc.golive_new_place if acc.golive_new_place is not None else NEVER,
+        "dormant_days": acc.dormant_days,
+        "renamed_s": now - acc.renamed if acc.renamed is not None else NEVER,
         "clean_streams": acc.clean_streams,
         "takedowns": acc.takedowns,
         "trusted": trusted(acc, now),
@@ -136,6 +154,7 @@ def stream_signals(e: Engine, st: Stream, now: float, cache: dict[str, dict]) ->
         "viewers": st.viewers,
         "limited": st.limited,
         "reviewed_benign": st.reviewed_benign,
+        "gate_skipped": st.gate_skipped,
     }
     if e.clusters is not None:
         root = e.clusters.root(st.id)

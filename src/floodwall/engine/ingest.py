@@ -20,6 +20,7 @@ from floodwall.events import (
     BankChanged,
     ChatPosted,
     ClusterNoticed,
+    FrameSampled,
     KeysNoticed,
     LevelNoticed,
     Login,
@@ -37,6 +38,18 @@ if TYPE_CHECKING:
 DAY = 86_400.0
 FRESH_REPORT_CAP = 1.0  # the most report weight accounts younger than a week can add to one room
 RESTRICTED_PREFIXES = ("/internal/", "/admin/", "/whitelist/")
+RESTRICTED_SCOPES = ("whitelist", "admin", "internal")
+
+
+def stream_from_frame(e: Engine, b: Batch, f: FrameSampled) -> Stream:
+    """A room known only from its frames: its go-live never came through the gate (judged all the same)."""
+    acc = account(e, f.account)
+    st = Stream(id=f.stream, account=acc.id, started=f.ts, sample_every=e.settings.sample_every, gate_skipped=True)
+    e.streams[st.id] = st
+    acc.live.add(st.id)
+    acc.last_golive = f.ts
+    b.dirty.add(st.id)
+    return st
 
 
 def account(e: Engine, aid: str) -> Account:
@@ -100,6 +113,7 @@ def _login(e: Engine, b: Batch, ev: Login) -> None:
         acc.new_device_login = ev.ts
     if ev.credential_change:
         acc.credential_change = ev.ts
+    acc.last_seen = ev.ts if acc.last_seen is None else max(acc.last_seen, ev.ts)
     acc.devices.add(ev.device)
     acc.nets.add(net)
     acc.device, acc.net = ev.device, net
@@ -117,18 +131,35 @@ def _profile(e: Engine, b: Batch, ev: ProfileChanged) -> None:
     if ev.avatar is not None:
         acc.has_avatar = ev.avatar
     if ev.title is not None:
+        if acc.title and ev.title != acc.title:
+            acc.renamed = ev.ts  # a channel renamed (a hijacker rebrands it), not a first title
         acc.title = ev.title
 
 
 def _api(e: Engine, b: Batch, ev: ApiCall) -> None:
-    restricted = ev.endpoint.startswith(RESTRICTED_PREFIXES) or ev.scope.startswith("whitelist")
+    restricted = ev.endpoint.startswith(RESTRICTED_PREFIXES) or ev.scope.startswith(RESTRICTED_SCOPES)
     key = f"{ev.endpoint}|{ev.scope}"
-    seen = e.idx.api_seen[ev.principal]
-    if restricted and key not in seen and ev.ts > b.now - 3600:
-        acc = account(e, ev.account or ev.principal)
+    idx = e.idx
+    seen = idx.api_seen[ev.principal]
+    recent = ev.ts > b.now - 3600  # live, not backfilled history
+    target = ev.account or ev.principal
+    if recent and ev.account and ev.account != ev.principal:
+        # A principal acting for another account: count the distinct accounts it acts for (fan-out).
+        calls = idx.principal_accounts[ev.principal]
+        calls.pop(ev.account, None)  # re-inserted at the end: the dict stays ordered by last call
+        calls[ev.account] = ev.ts
+        idx.acted_by[ev.account].add(ev.principal)
+        b.mark_account(account(e, ev.account))
+    if restricted and recent:
         # First-ever use by a principal with a history of calls is the tell; a new integration's
-        # very first call is not.
-        if seen:
+        # very first call is not. For a day after that first use, every account the principal
+        # acts on with it is flagged (one compromised key, many accounts).
+        first_key = f"{ev.principal}|{key}"
+        if key not in seen and seen:
+            idx.api_first.setdefault(first_key, ev.ts)
+        first = idx.api_first.get(first_key)
+        if first is not None and ev.ts - first < DAY:
+            acc = account(e, target)
             acc.restricted_api_new = True
             b.mark_account(acc)
     seen.add(key)
@@ -139,6 +170,13 @@ def _started(e: Engine, b: Batch, ev: StreamStarted) -> None:
     net = network_block(ev.ip)
     if acc.new_device_login is not None and ev.ts - acc.new_device_login < DAY:
         acc.golive_after_hijack = True
+    if acc.devices and ev.device not in acc.devices and net not in acc.nets:
+        # A session used from a device and network the account never logged in from: a stolen
+        # session token (a login from them would have made them known).
+        acc.golive_new_place = ev.ts
+    acc.dormant_days = max(0.0, (ev.ts - acc.last_seen) / DAY) if acc.last_seen is not None else 0.0
+    acc.last_golive = ev.ts
+    acc.last_seen = ev.ts if acc.last_seen is None else max(acc.last_seen, ev.ts)
     acc.device, acc.net = ev.device, net
     acc.devices.add(ev.device)
     e.idx.device_accounts[ev.device].add(acc.id)

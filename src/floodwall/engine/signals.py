@@ -27,8 +27,12 @@ ACCOUNT_SIGNALS: dict[str, object] = {
     "net_golives_10m": 0,  # go-lives from that network in the last 10 minutes
     "new_device_login_s": NEVER,  # seconds since a login from a never-seen device AND network
     "credential_change_s": NEVER,  # seconds since a password/phone/email change
-    "hijack_signs": 0,  # count of: new device+network login, credential change after it, go-live soon after
-    "restricted_api_new": False,  # first-ever use of a restricted endpoint or whitelist scope
+    "hijack_signs": 0,  # new device+network login, credential change, go-live after them; stolen session, dormant, renamed
+    "restricted_api_new": False,  # a restricted endpoint/scope on it, within a day of the principal's first-ever use
+    "principal_fanout": 0,  # most distinct accounts one principal acting for this one acted for in 10 minutes
+    "golive_new_place_s": NEVER,  # seconds since a go-live from a never-seen device AND network, with no login
+    "dormant_days": 0.0,  # days without a login or go-live before the latest go-live (0: nothing seen before)
+    "renamed_s": NEVER,  # seconds since the display title changed from one non-empty title to another
     "clean_streams": 0,  # past streams that ended with no enforcement
     "takedowns": 0,
     "trusted": False,  # aged 30+ days, with an avatar, no takedowns, no hijack signs
@@ -63,6 +67,7 @@ STREAM_SIGNALS: dict[str, object] = {
     "viewers": 0,
     "limited": False,
     "reviewed_benign": False,  # a reviewer judged this stream or its cluster fine
+    "gate_skipped": False,  # known only from its frames: the go-live never came through the gate
 }
 
 INCIDENT_SIGNALS: dict[str, object] = {"level": 0}
@@ -156,6 +161,22 @@ class WindowCounter:
         return len(q)
 
 
+FANOUT_WINDOW = 600.0  # seconds over which a principal's distinct accounts are counted
+FANOUT_ACCOUNTS = 5  # a principal acting for this many accounts in the window adds to their risk
+
+
+def fanout(calls: dict[str, float] | None, now: float) -> int:
+    """Distinct accounts in ``calls`` (account -> last call, oldest first) acted for in the last FANOUT_WINDOW s."""
+    if not calls:
+        return 0
+    while calls:
+        first = next(iter(calls))
+        if now - calls[first] < FANOUT_WINDOW:
+            break
+        del calls[first]  # ordered by last call: the oldest is first
+    return len(calls)
+
+
 def risk_score(a: dict[str, object]) -> float:
     """An additive gate score from account signals; 3 or more is 'risky' for cluster shares."""
     r = 0.0
@@ -177,6 +198,8 @@ def risk_score(a: dict[str, object]) -> float:
         r += 1.0
     r += 1.0 * min(int(a["hijack_signs"]), 3)  # type: ignore[arg-type]
     if a["restricted_api_new"]:
+        r += 1.0
+    if a["principal_fanout"] >= FANOUT_ACCOUNTS:  # type: ignore[operator]
         r += 1.0
     if a["trusted"]:
         r -= 2.0

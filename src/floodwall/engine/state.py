@@ -29,6 +29,11 @@ class Account:
     credential_change: float | None = None
     golive_after_hijack: bool = False
     restricted_api_new: bool = False
+    last_seen: float | None = None  # latest login, go-live or API call for it (event time)
+    last_golive: float | None = None
+    golive_new_place: float | None = None  # a go-live from a never-seen device and network, no login from it
+    dormant_days: float = 0.0  # days without activity before the latest go-live (0: unknown or none)
+    renamed: float | None = None  # the display title changed from one non-empty title to another
     clean_streams: int = 0
     takedowns: int = 0
     frozen: bool = False
@@ -70,6 +75,7 @@ class Stream:
     last_frame: object = None  # the latest FrameSampled: a reviewer's evidence (kept while a case may need it)
     restored_at: float | None = None  # a takedown of this room was undone
     restores: int = 0  # how many times
+    gate_skipped: bool = False  # known only from its frames: its go-live never came through the gate
     last_eval_key: tuple | None = None  # the rules that fired last time (None: never evaluated)
 
     @property
@@ -97,4 +103,7 @@ class Indexes:
     net_regs: WindowCounter = field(default_factory=lambda: WindowCounter(600))
     net_golives: WindowCounter = field(default_factory=lambda: WindowCounter(600))
     api_seen: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # principal -> endpoint|scope used
+    api_first: dict[str, float] = field(default_factory=dict)  # principal|endpoint|scope -> first use after a history
+    principal_accounts: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))  # principal -> account -> last call
+    acted_by: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # account -> principals acting for it
     report_counts: WindowCounter = field(default_factory=lambda: WindowCounter(600))  # reports per reporter
