@@ -43,9 +43,48 @@ def open_case(e: Engine, b: Batch, st: Stream, v: Verdict, reason: str) -> None:
         kind, key, rooms = "stream", st.id, {st.id}
     item, created = e.review.open_case(kind, key, rooms, b.now, case_harm(e, rooms | {st.id}, b.now),
                                        {"rules": v.rules, **v.evidence})
+    # A case that rests on one signal alone (a classifier score, reports) needs two reviewers who agree;
+    # one that any other rule joins needs one.
+    single = needs_second_opinion(e, v)
+    item.evidence["second_opinion"] = single if created else bool(item.evidence.get("second_opinion")) and single
     st.case = item.id
     if created:
         order(e, b, "review", "stream", st.id, v, reason)
+
+
+def needs_second_opinion(e: Engine, v: Verdict) -> bool:
+    """True when every acting review rule behind ``v`` is marked ``second_opinion`` (and one is)."""
+    named = set(v.rules)
+    review = [r for r in e.policy.rules if r.name in named and r.action == "review" and not r.shadow]
+    return bool(review) and all(r.second_opinion for r in review)
+
+
+def _opinion(e: Engine, b: Batch, item, ev: ReviewDecided, rooms: set[str]) -> bool | None:
+    """The case's decision once enough reviewers agree (None: ask another, the rooms limited meanwhile).
+
+    One reviewer decides an ordinary case. A single-signal case ends benign on a first benign
+    opinion, violating on two; a split goes to a third reviewer. The same reviewer twice counts once.
+    """
+    if not item.evidence.get("second_opinion"):
+        return ev.violating
+    ops = item.evidence.setdefault("opinions", [])
+    if all(r != ev.reviewer for r, _ in ops):
+        ops.append([ev.reviewer, ev.violating])
+    yes = sum(1 for _, x in ops if x)
+    no = len(ops) - yes
+    if yes >= 2 or no >= 2 or (no == 1 and yes == 0):
+        return yes >= 2
+    v = Verdict(id=next_vid(e), ts=b.now, subject="stream", key=item.key, action="limit",
+                rules=[f"review:{ev.reviewer}:awaiting-second-opinion"],
+                evidence={"item": item.id, "opinions": len(ops)}, policy=e.policy.name)
+    b.verdicts.append(v)
+    for sid in sorted(rooms):
+        st = e.streams.get(sid)
+        if st is not None and st.live and not st.limited and not st.taken_down:
+            st.limited = st.enforced = True
+            order(e, b, "limit", "stream", sid, v, f"review {item.id}: awaiting a second reviewer")
+    e.review.requeue(item.id)
+    return None
 
 
 def decided(e: Engine, b: Batch, ev: ReviewDecided) -> None:
@@ -56,19 +95,22 @@ def decided(e: Engine, b: Batch, ev: ReviewDecided) -> None:
     rooms = set(item.streams)
     if item.kind == "cluster" and e.clusters is not None:
         rooms |= e.clusters.rooms(item.key)
-    e.review.close(item.id, b.now, ev.violating, ev.reviewer, ev.note, sorted(rooms))
+    violating = _opinion(e, b, item, ev, rooms)
+    if violating is None:
+        return
+    e.review.close(item.id, b.now, violating, ev.reviewer, ev.note, sorted(rooms))
     v = Verdict(id=next_vid(e), ts=b.now, subject="stream", key=item.key,
-                action="takedown" if ev.violating else "allow", rules=[f"review:{ev.reviewer}"],
+                action="takedown" if violating else "allow", rules=[f"review:{ev.reviewer}"],
                 evidence={"item": item.id, "note": ev.note, "rooms": len(rooms)}, policy=e.policy.name)
     b.verdicts.append(v)
-    done: dict = {"verdict": v.id, "ts": b.now, "violating": ev.violating, "taken_down": [], "benign": [],
+    done: dict = {"verdict": v.id, "ts": b.now, "violating": violating, "taken_down": [], "benign": [],
                   "clusters": [], "rings": [], "reputation": {}}
     clusters_before = set(e.confirmed_clusters)
     for sid in sorted(rooms):
         st = e.streams.get(sid)
         if st is None:
             continue
-        if ev.violating:
+        if violating:
             if st.live and not st.taken_down:
                 takedown(e, b, st, v, f"review {item.id}")
                 done["taken_down"].append(sid)
@@ -82,7 +124,7 @@ def decided(e: Engine, b: Batch, ev: ReviewDecided) -> None:
             st.reviewed_benign = True
             done["benign"].append(sid)
     done["clusters"] = sorted(e.confirmed_clusters - clusters_before)
-    if not ev.violating and item.kind == "cluster" and e.settings.content:
+    if not violating and item.kind == "cluster" and e.settings.content:
         # One allow entry stops the same honest content from flooding reviewers again.
         for sid in rooms:
             st = e.streams.get(sid)
@@ -96,7 +138,7 @@ def decided(e: Engine, b: Batch, ev: ReviewDecided) -> None:
     for reporter in _reporters_of(e, rooms):
         old = e.reputation.get(reporter, 1.0)
         done["reputation"][reporter] = e.reputation.get(reporter)
-        e.reputation[reporter] = min(3.0, old * 1.2) if ev.violating else max(0.05, old * 0.5)
+        e.reputation[reporter] = min(3.0, old * 1.2) if violating else max(0.05, old * 0.5)
     e.decision_effects[item.id] = done
 
 
@@ -107,6 +149,7 @@ def reversed_(e: Engine, b: Batch, ev: ReviewReversed) -> None:
     if item is None or done is None or item.status != "decided":
         return
     e.review.reopen(item.id, b.now, ev.reviewer)
+    item.evidence.pop("opinions", None)  # judged afresh: earlier opinions were part of the undone decision
     v = Verdict(id=next_vid(e), ts=b.now, subject="stream", key=item.key,
                 action="restore", rules=[f"undo:{ev.reviewer}"],
                 evidence={"item": item.id, "note": ev.note, "undoes": done["verdict"],

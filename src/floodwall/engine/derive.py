@@ -146,11 +146,14 @@ def stream_signals(e: Engine, st: Stream, now: float, cache: dict[str, dict]) ->
         "cluster_risky_share": 0.0,
         "cluster_trusted_share": 0.0,
         "cluster_confirmed": False,
+        "cluster_flagged_rooms": 1 if st.scores and max(st.scores) >= 0.5 else 0,
+        "cluster_flagged_share": 1.0 if st.scores and max(st.scores) >= 0.5 else 0.0,
         "chat_diversion": len(st.chat_hits),
         "chat_max": st.chat_max,
         "title_diversion": st.title_diversion,
         "reports": len(st.reporters),
         "report_weight": st.report_weight,
+        "report_spread": st.spread_reporters / len(st.reporters) if st.reporters else 0.0,
         "viewers": st.viewers,
         "limited": st.limited,
         "reviewed_benign": st.reviewed_benign,
@@ -170,6 +173,10 @@ def stream_signals(e: Engine, st: Stream, now: float, cache: dict[str, dict]) ->
                 risky += sig["risk"] >= 3  # type: ignore[operator]
                 trusted_n += bool(sig["trusted"])
             s["cluster_rooms"] = max(1, len(live))
+            # The image model's noise is independent per room: the same content flagged in another room agrees.
+            flagged = sum(1 for x in live if x.scores and max(x.scores) >= 0.5)
+            s["cluster_flagged_rooms"] = flagged
+            s["cluster_flagged_share"] = flagged / len(live) if live else float(s["cluster_flagged_rooms"])  # type: ignore[arg-type]
             s["cluster_accounts"] = len(accounts)
             s["cluster_risky_share"] = risky / len(accounts)
             s["cluster_trusted_share"] = trusted_n / len(accounts)

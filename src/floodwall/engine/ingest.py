@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from floodwall.engine.engine import Engine
 
 DAY = 86_400.0
+REPORT_SPREAD_WINDOW = 3600.0  # a reporter's voice is split over the rooms it reported within this
 FRESH_REPORT_CAP = 1.0  # the most report weight accounts younger than a week can add to one room
 RESTRICTED_PREFIXES = ("/internal/", "/admin/", "/whitelist/")
 RESTRICTED_SCOPES = ("whitelist", "admin", "internal")
@@ -261,7 +262,7 @@ def _weigh_report(e: Engine, b: Batch, ev: ReportFiled) -> float:
     # Rate-limit per reporter: past 20 reports in 10 minutes a reporter's reports weigh nothing.
     if e.idx.report_counts.add(ev.reporter, ev.ts) > 20:
         return 0.0
-    weight = _reporter_weight(e, ev.reporter, b.now)
+    weight = _split_voice(e, st, ev) * _reporter_weight(e, ev.reporter, b.now)
     if ev.reporter not in e.reputation and _fresh(e, ev.reporter, b.now):
         # Fresh accounts together count for at most FRESH_REPORT_CAP per room: a flood of them
         # cannot open a case on its own, however many there are.
@@ -269,6 +270,7 @@ def _weigh_report(e: Engine, b: Batch, ev: ReportFiled) -> float:
         st.fresh_report_weight += weight
     old = st.report_weight
     st.report_weight += weight
+    e.idx.reporter_rooms[ev.reporter][-1][2] = weight
     # Re-evaluate when the pressure crosses the review bar or doubles, not on every report:
     # a room with a million reports is evaluated a few dozen times, not a million.
     bar = e.settings.report_review_threshold
@@ -276,6 +278,31 @@ def _weigh_report(e: Engine, b: Batch, ev: ReportFiled) -> float:
             old < bar or math.frexp(st.report_weight)[1] > math.frexp(old)[1]):
         b.dirty.add(st.id)
     return weight
+
+
+def _split_voice(e: Engine, st: Stream, ev: ReportFiled) -> float:
+    """The share of its voice a reporter gives this room: 1/n over the n rooms it reported within the hour.
+
+    A storm sprays the same reporters over many rooms; a viewer reports the room it watches. Each
+    new room a reporter reports takes back part of the weight its earlier reports gave (O(n), n <= 20
+    past the rate limit), and marks every one of its rooms as reported by a spreading reporter.
+    """
+    rooms = e.idx.reporter_rooms[ev.reporter]
+    while rooms and rooms[0][1] <= ev.ts - REPORT_SPREAD_WINDOW:
+        rooms.pop(0)
+    n = len(rooms) + 1
+    for entry in rooms:
+        other = e.streams.get(entry[0])
+        cut = entry[2] / n  # its weight was w/(n-1) of the voice; now w/n
+        entry[2] -= cut
+        if other is not None:
+            other.report_weight = max(0.0, other.report_weight - cut)
+            if n == 2:
+                other.spread_reporters += 1
+    if n >= 2:
+        st.spread_reporters += 1
+    rooms.append([st.id, ev.ts, 0.0])  # its weight is filled in once capped
+    return 1.0 / n
 
 
 def _created(e: Engine, aid: str) -> float | None:

@@ -16,7 +16,7 @@ from floodwall.engine.celcheck import check_expression
 from floodwall.engine.signals import SIGNAL_SCHEMA, sample_context
 from floodwall.events import ACTIONS, SEVERITY
 
-_RULE_KEYS = {"name", "when", "action", "description", "shadow", "confirm", "sample_every"}
+_RULE_KEYS = {"name", "when", "action", "description", "shadow", "confirm", "sample_every", "second_opinion"}
 _TOP_KEYS = {"name", "description", "engine", "rules", "scheduled"}
 _ENGINE_KEYS = {
     "content", "classifier", "chat", "clusters", "rings", "review", "reports",
@@ -43,6 +43,7 @@ class Rule:
     shadow: bool = False
     confirm: bool = False  # a takedown by this rule is confident enough to bank the content
     sample_every: float | None = None
+    second_opinion: bool = False  # a review case opened by this rule alone needs two reviewers who agree
     program: Any = field(default=None, compare=False, repr=False)
 
 
@@ -207,6 +208,8 @@ def _rule(raw: Any, i: int, seen: set[str], problems: list[str]) -> Rule | None:
     sample_every = raw.get("sample_every")
     if action == "sample" and not (isinstance(sample_every, (int, float)) and sample_every > 0):
         problems.append(f"{where}: action 'sample' needs `sample_every` (seconds > 0)")
+    if raw.get("second_opinion") and action != "review":
+        problems.append(f"{where}: `second_opinion` applies to action 'review' only")
     when = raw.get("when")
     program = None
     if not isinstance(when, str) or not when.strip():
@@ -217,7 +220,8 @@ def _rule(raw: Any, i: int, seen: set[str], problems: list[str]) -> Rule | None:
         return None
     return Rule(name=rname, when=when, action=action, description=raw.get("description", ""),  # type: ignore[arg-type]
                 shadow=bool(raw.get("shadow", False)), confirm=bool(raw.get("confirm", False)),
-                sample_every=float(sample_every) if sample_every else None, program=program)
+                sample_every=float(sample_every) if sample_every else None,
+                second_opinion=bool(raw.get("second_opinion", False)), program=program)
 
 
 def _compile(when: str, where: str, problems: list[str]) -> Any:

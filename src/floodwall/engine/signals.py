@@ -59,11 +59,14 @@ STREAM_SIGNALS: dict[str, object] = {
     "cluster_risky_share": 0.0,  # share of the cluster's accounts with risk >= 3
     "cluster_trusted_share": 0.0,
     "cluster_confirmed": False,  # another room of the cluster was taken down with confidence
+    "cluster_flagged_rooms": 0,  # live rooms of the cluster (itself included) the image model flags (>= 0.5)
+    "cluster_flagged_share": 0.0,  # their share of the cluster's live rooms (per-room model noise is independent)
     "chat_diversion": 0,  # chat lines steering viewers off-platform in the last 5 minutes
     "chat_max": 0.0,
     "title_diversion": 0.0,
     "reports": 0,  # distinct reporters
-    "report_weight": 0.0,  # reporters weighed by reputation
+    "report_weight": 0.0,  # reporters weighed by reputation, each one's voice split over the rooms it reported
+    "report_spread": 0.0,  # share of its reporters who reported other rooms within the hour (a storm sprays)
     "viewers": 0,
     "limited": False,
     "reviewed_benign": False,  # a reviewer judged this stream or its cluster fine

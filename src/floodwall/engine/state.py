@@ -69,6 +69,7 @@ class Stream:
     reporters: set[str] = field(default_factory=set)
     report_weight: float = 0.0
     fresh_report_weight: float = 0.0  # the part of it from accounts younger than a week (capped)
+    spread_reporters: int = 0  # its reporters who also reported other rooms within the hour (a storm's)
     viewers: int = 0
     case: str | None = None
     reviewed_benign: bool = False
@@ -107,3 +108,4 @@ class Indexes:
     principal_accounts: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))  # principal -> account -> last call
     acted_by: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # account -> principals acting for it
     report_counts: WindowCounter = field(default_factory=lambda: WindowCounter(600))  # reports per reporter
+    reporter_rooms: dict[str, list[list]] = field(default_factory=lambda: defaultdict(list))  # reporter -> [room, ts, weight]

@@ -129,6 +129,17 @@ class ReviewQueue:
         item.status = "taken"
         return item
 
+    def requeue(self, item_id: str) -> None:
+        """Put a taken item back, at its priority, for another reviewer (a case that needs a second opinion)."""
+        item = self.items[item_id]
+        if item.status != "taken":
+            return  # still open (decided without being taken): it is in the queue already
+        item.status = "open"
+        if self.mode == "fifo" or item.kind == "report":
+            self._fifo.append(item.id)
+        else:
+            heapq.heappush(self._heap, (-item.priority, next(self._seq), item.id))
+
     def close(self, item_id: str, now: float, violating: bool | None, reviewer: str = "", note: str = "",
               rooms: list[str] | None = None) -> ReviewItem:
         """Record a decision (None: closed without one, e.g. nothing left to act on)."""
