@@ -98,6 +98,7 @@ def test_one_principal_starting_streams_for_many_accounts_raises_fanout_and_risk
     h.send(*calls)
     sig = h.engine.account_signals(h.engine.accounts["a0"])
     assert sig["principal_fanout"] == len(ids)
+    assert h.engine.flagged_principals == {"svc-live-ops"}
     base = h.engine.account_signals(h.engine.accounts["a0"], h.clock.now() + 3600)
     assert base["principal_fanout"] == 0  # out of the window
     assert sig["risk"] - base["risk"] == 1.0
@@ -120,6 +121,7 @@ def test_a_keys_first_privileged_scope_flags_every_account_it_acts_on_that_day()
                    scope="whitelist:skip_verify", account="x3"), dt=1800)
     for aid in ("x1", "x2", "x3"):
         assert h.engine.account_signals(h.engine.accounts[aid])["restricted_api_new"] is True
+    assert "svc-key" in h.engine.flagged_principals
 
 
 def test_an_integrations_nightly_whitelist_call_is_not_flagged():
@@ -131,6 +133,7 @@ def test_an_integrations_nightly_whitelist_call_is_not_flagged():
     h.send(ApiCall(id=h.eid(), ts=h.clock.now(), principal="partner-1", endpoint="/whitelist/live/start",
                    scope="whitelist:skip_verify", account="m1"))
     assert h.engine.account_signals(h.engine.accounts["m1"])["restricted_api_new"] is False
+    assert h.engine.flagged_principals == set()
 
 
 def test_a_room_known_only_from_its_frames_skipped_the_gate_and_is_judged():

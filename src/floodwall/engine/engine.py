@@ -116,6 +116,7 @@ class Engine:
         self.idx = Indexes()
         self.reputation: dict[str, float] = {}  # reporter -> weight, learned from review decisions
         self.confirmed_clusters: set[str] = set()
+        self.flagged_principals: set[str] = set()  # API keys that fanned out or began using a privileged scope
         self.decision_effects: dict[str, dict] = {}  # what each review decision did, so it can be undone
         self._level = 0  # the incident level when no responder keeps one
         self.sent: set[str] = set()  # idempotency keys of the orders sent

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from floodwall.content.bank import HashBank
 from floodwall.engine.batch import Batch
 from floodwall.engine.derive import trusted
-from floodwall.engine.signals import network_block, phone_block
+from floodwall.engine.signals import FANOUT_ACCOUNTS, fanout, network_block, phone_block
 from floodwall.engine.state import Account, Stream
 from floodwall.events import (
     AccountRegistered,
@@ -151,6 +151,8 @@ def _api(e: Engine, b: Batch, ev: ApiCall) -> None:
         calls[ev.account] = ev.ts
         idx.acted_by[ev.account].add(ev.principal)
         b.mark_account(account(e, ev.account))
+        if len(calls) >= FANOUT_ACCOUNTS and fanout(calls, ev.ts) >= FANOUT_ACCOUNTS:
+            e.flagged_principals.add(ev.principal)
     if restricted and recent:
         # First-ever use by a principal with a history of calls is the tell; a new integration's
         # very first call is not. For a day after that first use, every account the principal
@@ -160,6 +162,7 @@ def _api(e: Engine, b: Batch, ev: ApiCall) -> None:
             idx.api_first.setdefault(first_key, ev.ts)
         first = idx.api_first.get(first_key)
         if first is not None and ev.ts - first < DAY:
+            e.flagged_principals.add(ev.principal)
             acc = account(e, target)
             acc.restricted_api_new = True
             b.mark_account(acc)
