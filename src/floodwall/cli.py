@@ -127,8 +127,13 @@ def _eval(args: argparse.Namespace) -> int:
             return 2
     print(f"{len(families)} families x {len(seeds)} seeds at scale {args.scale:g} ({args.set} set), "
           f"{policies[0]} vs {policies[1]}", flush=True)
+    def done(c: dict) -> None:
+        if not args.quiet:
+            print(f"  {c['family']} seed {c['seed']}: {'bars met' if c['all_pass'] else 'bars missed'} "
+                  f"({c['wall_seconds']:g} s)", flush=True)
+
     result = run_eval(families, seeds, scale=args.scale, policies=(policies[0], policies[1]), jobs=args.jobs,
-                      progress=not args.quiet)
+                      progress=not args.quiet, on_cell=done)
     result["set"], result["command"] = args.set, cli_command(args.argv)
     print(matrix_text(result))
     if args.json:

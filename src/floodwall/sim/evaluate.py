@@ -102,7 +102,6 @@ def run_eval(families: Iterable[str], seeds: Iterable[int], *, scale: float, pol
                     on_cell(cells[-1])
     else:
         for f, s in work:
-            bar.set_postfix_str(f"{f} seed {s}")
             cells.append(cell(f, s, scale, policies))
             bar.update(1)
             if on_cell:
