@@ -280,8 +280,12 @@ def golive(sim: SimPlatform, slot: int, when: float, out: list[Event]) -> None:
     if tac.insider_share > 0 and sim.insider_keys and rng.random() < tac.insider_share:
         # A stolen internal key starts the room for the account through the privileged endpoint.
         key = sim.insider_keys[int(rng.integers(len(sim.insider_keys)))]
-        sim.timed_insert(ApiCall(id=sim.eid("e"), ts=when + delay * 0.9, principal=key,
-                                 endpoint=a.insider.endpoint, scope=a.insider.scope, account=acc.id))
+        call = ApiCall(id=sim.eid("e"), ts=when + delay * 0.9, principal=key, endpoint=a.insider.endpoint,
+                       scope=a.insider.scope, account=acc.id)
+        if delay > 0:
+            sim.timed_insert(call)
+        else:
+            out.append(call)  # the call that starts the room comes before its stream_started
         skip = a.insider.skip_gate
         sim.truth.attack_principals.add(key)
     clip = _clip(sim, when)

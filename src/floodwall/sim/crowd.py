@@ -139,11 +139,15 @@ def co_broadcasts(sim: SimPlatform, timed: list[Event], net: Networks) -> None:
             name = f"hc{j}-{r}"
             acc = SimAccount(ids("a", name), net.phone(), ids("d", name), net.honest_ip(),
                              sim.t0 - float(rng.uniform(60 * DAY, 4 * 365 * DAY)), True, title_for(sim, name))
-            start = t_start + float(rng.uniform(-300, 300))
-            if cb.fresh_share > 0 and rng.random() < cb.fresh_share:
-                acc.registered = start - float(rng.uniform(300, 3600))  # signed up tonight to relay the match
-                acc.avatar = rng.random() < 0.5
-            sim.add_account(acc, timed)
+            if cb.fresh_share > 0:
+                start = t_start + float(rng.uniform(-300, 300))
+                if rng.random() < cb.fresh_share:
+                    acc.registered = start - float(rng.uniform(300, 3600))  # signed up tonight to relay the match
+                    acc.avatar = rng.random() < 0.5
+                sim.add_account(acc, timed)
+            else:  # the order of draws of the scenarios written before fresh relays existed
+                sim.add_account(acc, timed)
+                start = t_start + float(rng.uniform(-300, 300))
             look = Look.random(np.random.default_rng([sim.seed, 7, j, r]), cb.look)
             st = SimStream(ids("s", name), acc, EVENT, 1000 + j, look, False, start, t_start + cb.minutes * 60,
                            start - t_start, float(lognormal(rng, p.viewers)), acc.device, acc.ip, acc.title,

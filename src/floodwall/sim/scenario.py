@@ -156,6 +156,9 @@ class Scenario(Spec, kw_only=True):
         for j, rs in enumerate(self.reports):
             if rs.target not in TARGETS:
                 raise ValueError(f"reports[{j}].target must be one of {', '.join(TARGETS)}")
+        kinds = self.platform.kinds
+        if set(kinds) - set(KINDS) or (self.platform.honest_streams > 0 and sum(kinds.values()) <= 0):
+            raise ValueError(f"platform.kinds: shares of {', '.join(KINDS)}, not all zero")
         if src.sleeper_phone not in ("virtual", "ordinary"):
             raise ValueError("attack.sourcing.sleeper_phone must be 'virtual' or 'ordinary'")
         if a.insider.share > 0 and a.insider.principals < 1:
