@@ -162,7 +162,8 @@ def _api(e: Engine, b: Batch, ev: ApiCall) -> None:
             idx.api_first.setdefault(first_key, ev.ts)
         first = idx.api_first.get(first_key)
         if first is not None and ev.ts - first < DAY:
-            e.flagged_principals.add(ev.principal)
+            if ev.account and ev.account != ev.principal:
+                e.flagged_principals.add(ev.principal)  # a service key, not an account acting for itself
             acc = account(e, target)
             acc.restricted_api_new = True
             b.mark_account(acc)
