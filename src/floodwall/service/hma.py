@@ -300,7 +300,7 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         """Every HMA bank: ``[{name, matching_enabled_ratio}]``."""
         return _json_ok(await hma.call(hma.store.banks))
 
-    @r.post("/c/banks", openapi_extra=openapi(body={**BANK_BODY, "required": ["name"]}))
+    @r.post("/c/banks", status_code=201, openapi_extra=openapi(body={**BANK_BODY, "required": ["name"]}))
     async def bank_create(request: Request, key: ApiKey = write) -> JSONResponse:
         """Create a bank (201); 400 for a bad name, 403 if it exists."""
         body = await json_body(request)
