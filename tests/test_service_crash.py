@@ -285,7 +285,7 @@ def test_sigkill_the_coordinator_and_a_worker_mid_run_loses_and_duplicates_nothi
     """
     need(4222, "NATS")
     need(5432, "PostgreSQL")
-    from floodwall.coordination.coordinator import Coordinator
+    from floodwall.partitions.coordinator import Coordinator
 
     got = run_service(events, tmp_path, kill=True, coordinator=True)
     assert got["accepted"] == len(events)

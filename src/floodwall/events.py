@@ -299,8 +299,12 @@ class AccountsNoticed(EventBase, frozen=True, tag="accounts_noticed"):
     created: dict[str, float]
 
 
+# The incident levels by number (0-3): shared by the engine's `incident.level`, policies, playbooks and response.
+INCIDENT_LEVELS = ("normal", "elevated", "severe", "critical")
+
+
 class LevelNoticed(EventBase, frozen=True, tag="level_noticed"):
-    """The incident level the coordinator set from every partition's counts."""
+    """The incident level the coordinator set from every partition's counts (an index into INCIDENT_LEVELS)."""
 
     level: Count
     why: Text = ""

@@ -3,7 +3,7 @@
 Design (crash safety, as the workers'):
 
 - It reads every partition's sketches (``fw.<run>.sketch.*``) with an ordered consumer, strictly in
-  stream order, so its state (:class:`~floodwall.coordination.coordinator.Coordinator`) is a
+  stream order, so its state (:class:`~floodwall.partitions.coordinator.Coordinator`) is a
   function of the sketch stream.
 - For each sketch it publishes what each partition must hear as one message per partition, with a
   ``Nats-Msg-Id`` naming the sketch and the partition, and awaits JetStream's acks. Then it commits
@@ -31,7 +31,7 @@ from floodwall.adapters.nats_log import (
     stream_name,
 )
 from floodwall.adapters.store import _insert_ignore
-from floodwall.coordination.coordinator import Coordinator
+from floodwall.partitions.coordinator import Coordinator
 from floodwall.events import Sketch
 from floodwall.service.consumer import LogConsumer, run_process
 from floodwall.service.metrics import Metrics
