@@ -15,7 +15,7 @@ from service_helpers import NATS_URL, bearer, nats_deployment, wait_for
 from floodwall.adapters import store as store_tables
 from floodwall.adapters.nats_log import events_subject, stream_name
 from floodwall.events import ReportFiled
-from floodwall.service.tables import log_batches
+from floodwall.persistence.tables import log_batches
 
 
 @pytest.fixture
