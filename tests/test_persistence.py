@@ -232,3 +232,14 @@ def test_the_scan_sees_what_it_forbids():
     assert sorted(int(f.split()[0]) for f in schema_findings(bad)) == [2, 3, 5, 6, 6, 7, 8]
     good = "import sqlalchemy as sa\ndef f(conn, t):\n    conn.execute(sa.select(t).where(t.c.id == 1))\n"
     assert schema_findings(good) == []
+
+
+def test_the_migrations_ship_in_the_wheel():
+    """setuptools finds packages by __init__.py, and the template only through package-data."""
+    import tomllib
+
+    for d in (PERSISTENCE / "migrations", PERSISTENCE / "migrations" / "versions"):
+        assert (d / "__init__.py").exists(), d
+    data = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "persistence/migrations/script.py.mako" in data["floodwall"]
+    assert schema.head() == "0001"
