@@ -242,4 +242,3 @@ def test_the_migrations_ship_in_the_wheel():
         assert (d / "__init__.py").exists(), d
     data = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "persistence/migrations/script.py.mako" in data["floodwall"]
-    assert schema.head() == "0001"
