@@ -45,9 +45,9 @@ from floodwall.adapters.nats_log import (
     stream_name,
 )
 from floodwall.events import ActionOrder, DeadLetter, FrameSampled, Sketch, StreamStarted, Verdict
-from floodwall.response.incident import IncidentResponse
-from floodwall.persistence.dml import insert_ignore
 from floodwall.persistence import tables
+from floodwall.persistence.dml import insert_ignore
+from floodwall.response.incident import IncidentResponse
 from floodwall.response.outbox import message_rows
 from floodwall.service.consumer import LogConsumer, run_process
 from floodwall.service.metrics import Metrics

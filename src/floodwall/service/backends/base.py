@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from floodwall.adapters.store import SqlStore
 from floodwall.events import DeadLetter, Event, ReviewDecided, ReviewReversed, StreamStarted
+from floodwall.persistence import tables
 from floodwall.persistence.dml import ping
 from floodwall.persistence.schema import ensure
-from floodwall.persistence.tables import actions, dead_letters
 from floodwall.service.auth import ApiError
 from floodwall.service.metrics import Metrics
 
@@ -90,7 +90,7 @@ class Backend:
 
     def dead_letters(self, limit: int) -> list[dict]:
         """The newest dead letters with their reasons."""
-        t = dead_letters
+        t = tables.dead_letters
         with self.store.engine.connect() as conn:
             rows = conn.execute(sa.select(t).where(t.c.run == self.store.run).order_by(t.c.id.desc()).limit(limit))
             return [{"id": r.id, "index": r.line, "field": r.field, "reason": r.reason, "raw": r.raw[:2000]}
@@ -120,7 +120,7 @@ class Backend:
 
     def decisions(self, key: str) -> dict:
         """Every verdict about a stream or account, and the actions sent for it."""
-        t = actions
+        t = tables.actions
         with self.store.engine.connect() as conn:
             acts = conn.execute(sa.select(t).where(t.c.run == self.store.run, t.c.target == key).order_by(t.c.ts))
             actions = [dict(r._mapping) for r in acts]

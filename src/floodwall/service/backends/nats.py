@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from floodwall.adapters.nats_log import JetStreamLog, parse_case_id
 from floodwall.adapters.store import SqlStore
 from floodwall.events import BankChanged, DeadLetter, Event, StreamStarted
+from floodwall.persistence import tables
 from floodwall.persistence.dml import insert_ignore
-from floodwall.persistence.tables import bank_entries, banks, cases, log_batches
 from floodwall.service.auth import ApiError
 from floodwall.service.backends.base import Backend, gate_answer
 from floodwall.service.metrics import Metrics
@@ -54,7 +54,7 @@ class NatsBackend(Backend):
 
         def built_in() -> None:
             with self.store.engine.begin() as conn:
-                conn.execute(insert_ignore(self.store.engine, banks), [
+                conn.execute(insert_ignore(self.store.engine, tables.banks), [
                     {"run": self.run, "name": n, "kind": k, "created": 0.0} for n, k in BUILT_IN_BANKS])
         await anyio.to_thread.run_sync(built_in)
 
@@ -162,7 +162,7 @@ class NatsBackend(Backend):
 
     def cases(self, limit: int) -> list[dict]:
         """Open cases as the workers mirrored them, highest expected harm first."""
-        t = cases
+        t = tables.cases
         with self.store.engine.connect() as conn:
             rows = conn.execute(sa.select(t).where(t.c.run == self.run, t.c.status == "open")
                                 .order_by(t.c.priority.desc(), t.c.created).limit(limit))
@@ -173,7 +173,7 @@ class NatsBackend(Backend):
         """Route the decision to the case's partition through the log."""
         if parse_case_id(case) is None:
             raise ApiError(404, "not_found", f"no review case {case!r} (ids look like p0:rv-1)")
-        t = cases
+        t = tables.cases
         with self.store.engine.connect() as conn:
             status = conn.execute(sa.select(t.c.status).where(t.c.run == self.run, t.c.id == case)).scalar()
         ev = self.decision_event(case, status, violating, note, reviewer)
@@ -184,7 +184,7 @@ class NatsBackend(Backend):
         """Route the undo to the case's partition through the log (the worker undoes what it did)."""
         if parse_case_id(case) is None:
             raise ApiError(404, "not_found", f"no review case {case!r} (ids look like p0:rv-1)")
-        t = cases
+        t = tables.cases
         with self.store.engine.connect() as conn:
             status = conn.execute(sa.select(t.c.status).where(t.c.run == self.run, t.c.id == case)).scalar()
         ev = self.undo_event(case, status is not None, status == "decided", note, reviewer)
@@ -193,7 +193,7 @@ class NatsBackend(Backend):
 
     def incident(self) -> dict:
         """Highest incident level any partition reported last (no coordinator consumer yet)."""
-        t = log_batches
+        t = tables.log_batches
         with self.store.engine.connect() as conn:
             last = (sa.select(t.c.partition, sa.func.max(t.c.seq).label("seq")).where(t.c.run == self.run)
                     .group_by(t.c.partition).subquery())
@@ -209,7 +209,8 @@ class NatsBackend(Backend):
 
     def _bank_kind(self, name: str) -> str:
         with self.store.engine.connect() as conn:
-            kind = conn.execute(sa.select(banks.c.kind).where(banks.c.run == self.run, banks.c.name == name)).scalar()
+            b = tables.banks
+            kind = conn.execute(sa.select(b.c.kind).where(b.c.run == self.run, b.c.name == name)).scalar()
         if kind is None:
             raise ApiError(404, "not_found", f"no bank {name!r}")
         return kind
@@ -220,11 +221,12 @@ class NatsBackend(Backend):
     async def bank_list(self) -> list[dict]:
         """Every bank, as the banks tables hold them."""
         def read() -> list[dict]:
-            e = bank_entries
+            e = tables.bank_entries
             with self.store.engine.connect() as conn:
                 sizes = dict(conn.execute(sa.select(e.c.bank, sa.func.count()).where(
                     e.c.run == self.run, e.c.removed.is_(False)).group_by(e.c.bank)).all())
-                rows = conn.execute(sa.select(banks).where(banks.c.run == self.run).order_by(banks.c.created)).all()
+                b = tables.banks
+                rows = conn.execute(sa.select(b).where(b.c.run == self.run).order_by(b.c.created)).all()
             return [{"name": r.name, "kind": r.kind, "size": sizes.get(r.name, 0)} for r in rows]
         return await anyio.to_thread.run_sync(read)
 
@@ -233,7 +235,7 @@ class NatsBackend(Backend):
         def insert() -> None:
             try:
                 with self.store.engine.begin() as conn:
-                    conn.execute(banks.insert().values(run=self.run, name=name, kind=kind, created=time.time()))
+                    conn.execute(tables.banks.insert().values(run=self.run, name=name, kind=kind, created=time.time()))
             except sa.exc.IntegrityError:
                 raise ApiError(409, "exists", f"a bank named {name!r} already exists") from None
         await anyio.to_thread.run_sync(insert)
@@ -243,7 +245,7 @@ class NatsBackend(Backend):
     async def bank_add(self, name: str, hexes: list[str], source: str, note: str = "") -> int:
         """Send the new hashes to every partition, then record them."""
         kind = await anyio.to_thread.run_sync(self._bank_kind, name)
-        e = bank_entries
+        e = tables.bank_entries
 
         def live() -> set[str]:
             with self.store.engine.connect() as conn:
@@ -270,7 +272,7 @@ class NatsBackend(Backend):
     async def bank_remove(self, name: str, hex_hash: str) -> bool:
         """Send the removal to every partition, then record it."""
         kind = await anyio.to_thread.run_sync(self._bank_kind, name)
-        e = bank_entries
+        e = tables.bank_entries
         hex_hash = hex_hash.lower()
         where = sa.and_(e.c.run == self.run, e.c.bank == name, e.c.hash == hex_hash, e.c.removed.is_(False))
 
@@ -291,7 +293,7 @@ class NatsBackend(Backend):
     async def bank_export(self, name: str) -> str:
         """The bank's live hashes as the tables hold them (operators' edits and confirmed content)."""
         await anyio.to_thread.run_sync(self._bank_kind, name)
-        e = bank_entries
+        e = tables.bank_entries
 
         def read() -> str:
             with self.store.engine.connect() as conn:
