@@ -8,12 +8,13 @@ import sys
 
 def add_parsers(sub) -> None:
     """The `db` command and its subcommands."""
-    db = sub.add_parser("db", help="the store's schema: upgrade a database to the newest revision, or show its revision")
+    db = sub.add_parser("db", help="the store's schema: upgrade a database to the newest revision, or show where it is")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     up = db_sub.add_parser("upgrade", help="apply every missing migration (idempotent; adopts pre-migration stores)")
     cur = db_sub.add_parser("current", help="print the revision a database is at, and the newest one shipped")
     for p in (up, cur):
-        p.add_argument("--url", required=True, help="SQLAlchemy URL: sqlite:///floodwall.db or postgresql+psycopg://...")
+        p.add_argument("--url", required=True,
+                       help="SQLAlchemy URL: sqlite:///floodwall.db or postgresql+psycopg://...")
     db.set_defaults(func=run)
 
 

@@ -18,6 +18,6 @@ def insert_ignore(engine: sa.Engine, table: sa.Table):
     return table.insert()
 
 
-def ping() -> sa.Select:
+def probe() -> sa.Select:
     """The cheapest statement a database answers (a readiness probe)."""
     return sa.select(sa.literal(1))

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from floodwall.adapters.store import SqlStore
 from floodwall.events import DeadLetter, Event, ReviewDecided, ReviewReversed, StreamStarted
 from floodwall.persistence import tables
-from floodwall.persistence.dml import ping
+from floodwall.persistence.dml import probe
 from floodwall.persistence.schema import ensure
 from floodwall.service.auth import ApiError
 from floodwall.service.metrics import Metrics
@@ -82,7 +82,7 @@ class Backend:
         def ping() -> bool:
             try:
                 with self.store.engine.connect() as conn:
-                    conn.execute(ping())
+                    conn.execute(probe())
                 return True
             except (sa.exc.SQLAlchemyError, OSError):
                 return False

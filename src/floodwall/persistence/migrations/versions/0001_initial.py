@@ -33,7 +33,8 @@ def _c(name: str, type_: sa.types.TypeEngine, nullable: bool = False, **kw) -> s
 
 def _tables() -> list[tuple[str, list, list[str], dict]]:
     """(name, columns and constraints, indexed columns, table options) of every table, in creation order."""
-    f, i, b, j, t, big, blob = sa.Float(), sa.Integer(), sa.Boolean(), sa.JSON(), sa.Text(), sa.BigInteger(), sa.LargeBinary()
+    f, i, b, j, t = sa.Float(), sa.Integer(), sa.Boolean(), sa.JSON(), sa.Text()
+    big, blob = sa.BigInteger(), sa.LargeBinary()
     return [
         ("actions", [_s("key", 160), _s(*RUN), _c("ts", f), _s("action", 16), _s("subject", 16), _s("target", 128),
                      _s("verdict", 64), _c("reason", t), sa.PrimaryKeyConstraint("key")], ["run", "target"], {}),
