@@ -33,6 +33,12 @@ def table_names(engine: sa.Engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
 
 
+def without_created_by() -> list[sa.Column]:
+    """api_keys' columns as stores made before created_by existed had them."""
+    return [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+            for c in api_keys.c if c.name != "created_by"]
+
+
 @pytest.fixture
 def pg_url():
     url, drop = new_pg_database("fwschema")
@@ -91,7 +97,7 @@ def test_a_store_made_before_migrations_is_adopted(tmp_path):
     old = sa.MetaData()
     for t in (verdicts, audit_log):
         t.to_metadata(old)
-    keys = sa.Table("api_keys", old, *[c.copy() for c in api_keys.c if c.name != "created_by"])
+    keys = sa.Table("api_keys", old, *without_created_by())
     old.create_all(engine)
     with engine.begin() as conn:
         conn.execute(keys.insert().values(id="k1", name="n", hash="h", scopes=["admin"], rate=1.0, burst=1.0,
@@ -242,3 +248,24 @@ def test_the_migrations_ship_in_the_wheel():
         assert (d / "__init__.py").exists(), d
     data = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "persistence/migrations/script.py.mako" in data["floodwall"]
+
+
+def test_the_service_migrates_its_store_when_it_opens_it(tmp_path):
+    """open_store (serve, worker, coordinator) and KeyStore (`floodwall keys`) leave the database at head."""
+    from floodwall.adapters.keys import KeyStore
+    from floodwall.service.runtime import open_store
+
+    url = f"sqlite:///{tmp_path / 'svc.db'}"
+    store = open_store(url, "r")
+    assert schema.current(store.engine) == schema.head()
+    store.engine.dispose()
+    old = tmp_path / "old-keys.db"
+    engine = sa.create_engine(f"sqlite:///{old}")
+    legacy = sa.MetaData()
+    sa.Table("api_keys", legacy, *without_created_by())
+    legacy.create_all(engine)
+    keys = KeyStore(engine, pepper=b"p" * 32)  # a store from before created_by: adopted on open
+    _, parent = keys.create("parent", ["admin"])
+    _, child = keys.create("child", ["review"], created_by=parent.id)
+    assert keys.lineage(child.id) == [child.id, parent.id]
+    assert schema.current(engine) == schema.head()
