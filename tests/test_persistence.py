@@ -46,6 +46,17 @@ def pg_url():
     drop()
 
 
+def test_the_head_constant_is_alembics_head(tmp_path):
+    """schema.HEAD lets a store at head open without Alembic: it must name the newest revision."""
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(schema.alembic_config()).get_heads() == [schema.HEAD]
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    assert not schema.at_head(engine)
+    schema.upgrade(engine)
+    assert schema.at_head(engine)
+
+
 def test_head_matches_the_metadata_on_sqlite(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'a.db'}")
     assert schema.current(engine) is None

@@ -14,6 +14,10 @@ from floodwall.persistence.sqlite import begin_exclusive, in_memory
 from floodwall.persistence.tables import metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest revision in migrations/versions (tests/test_persistence.py checks it against Alembic's head).
+# Known without importing Alembic, so opening a store that is already at head costs one SELECT.
+HEAD = "0001"
+_version = sa.table("alembic_version", sa.column("version_num"))
 # Any fixed 64-bit number: the PostgreSQL advisory lock every migrator of Floodwall's schema takes.
 MIGRATION_LOCK = 0x466C6F6F64776131
 
@@ -88,7 +92,19 @@ def ensure(engine: sa.Engine) -> None:
         return
     with _ready_lock:
         if engine not in _ready:
-            upgrade(engine)
+            if at_head(engine):
+                _ready.add(engine)
+            else:
+                upgrade(engine)
+
+
+def at_head(engine: sa.Engine) -> bool:
+    """True if the database says it is at HEAD (one SELECT; False when never migrated)."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(_version.c.version_num)).scalars().all() == [HEAD]
+    except sa.exc.DBAPIError:  # no alembic_version table yet: a new or pre-migration store
+        return False
 
 
 def _engine(db: str | sa.Engine) -> tuple[sa.Engine, bool]:
