@@ -153,6 +153,19 @@ def test_processes_starting_together_migrate_once(kind, tmp_path, request):
         engine.dispose()
 
 
+def test_a_database_from_a_newer_floodwall_is_refused_by_name(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    schema.upgrade(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(schema.SchemaError, match="9999"):
+        schema.upgrade(engine)
+    assert main(["db", "upgrade", "--url", url]) == 1
+    assert "9999" in capsys.readouterr().err
+    engine.dispose()
+
+
 def test_downgrade_to_base_and_back(tmp_path):
     from alembic import command
 

@@ -34,4 +34,7 @@ def run(args: argparse.Namespace) -> int:
     except sa.exc.SQLAlchemyError as exc:
         print(f"floodwall db: --url: the database refused: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
+    except schema.SchemaError as exc:
+        print(f"floodwall db: --url: {exc}", file=sys.stderr)
+        return 1
     return 0

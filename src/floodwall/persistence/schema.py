@@ -7,11 +7,15 @@ from __future__ import annotations
 import threading
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from floodwall.persistence.sqlite import begin_exclusive, in_memory
 from floodwall.persistence.tables import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions (tests/test_persistence.py checks it against Alembic's head).
@@ -25,7 +29,11 @@ _ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines brought to hea
 _ready_lock = threading.Lock()
 
 
-def alembic_config():
+class SchemaError(RuntimeError):
+    """The database's schema cannot be brought to this version's head (say, it is newer)."""
+
+
+def alembic_config() -> Config:
     """Alembic's Config for the shipped migrations (no alembic.ini needed)."""
     from alembic.config import Config
 
@@ -64,6 +72,7 @@ def upgrade(db: str | sa.Engine) -> str:
     that start together migrate once: the second finds the first one's work done.
     """
     from alembic import command
+    from alembic.util import CommandError
 
     engine, own = _engine(db)
     try:
@@ -74,7 +83,10 @@ def upgrade(db: str | sa.Engine) -> str:
             elif conn.dialect.name == "sqlite":
                 begin_exclusive(conn)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            try:
+                command.upgrade(cfg, "head")
+            except CommandError as exc:  # e.g. a revision from a newer Floodwall than this one
+                raise SchemaError(f"cannot upgrade the database: {exc} (this Floodwall knows up to {HEAD})") from None
             conn.commit()
         _ready.add(engine)
         return head()
