@@ -16,7 +16,7 @@ from floodwall.adapters import store as store_tables
 from floodwall.adapters.nats_log import events_subject, stream_name
 from floodwall.engine import ingest
 from floodwall.events import ReportFiled
-from floodwall.service.tables import log_batches
+from floodwall.persistence.tables import log_batches
 
 
 @pytest.fixture

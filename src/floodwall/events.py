@@ -18,7 +18,7 @@ from msgspec import Meta
 SCHEMA_VERSION = 1
 
 # Bounds checked at the edge, so the store never meets an out-of-schema value: each matches the
-# column it ends up in (adapters/store.py, service/tables.py), never longer than the narrowest one.
+# column it ends up in (floodwall/persistence/tables.py), never longer than the narrowest one.
 Id = Annotated[str, Meta(max_length=64)]  # event ids: reports.id, dead-letter and gate-answer keys
 Key = Annotated[str, Meta(max_length=128)]  # accounts, streams, devices: verdicts.key, actions.target
 CaseRef = Annotated[str, Meta(max_length=80)]  # review case ids: cases.id
