@@ -2,7 +2,7 @@
 
 Plays one scenario's plan three ways on the same seed: one engine (the embedded service), N engines on
 a log partitioned by account with nothing between them, and N engines with the coordinator between
-them (the NATS service's shape: ``coordination/inprocess.py``, the coordinator's answers reaching the
+them (the NATS service's shape: ``partitions/inprocess.py``, the coordinator's answers reaching the
 partitions one tick, 1 s, later). The scorer reads the simulator's truth, as in every replay.
 
     python bench/bench_partitions.py --scenario kuaishou-2025-12-22 --scale 0.05 --partitions 4

@@ -392,7 +392,7 @@ def frame_forms(events: list, chunk: int, concurrency: int, logdir: Path) -> lis
     """Bytes per frame and ingest events/s of the embedded API for each frame form and encoding."""
     from floodwall.events import FrameSampled, encode_event
     from floodwall.sim.record import compact_frames
-    from floodwall.wire import encode_msgpack
+    from floodwall.adapters.wire import encode_msgpack
 
     out = []
     for label, form, enc in FRAME_FORMS:

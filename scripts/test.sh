@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Floodwall with its test dependencies in .venv and run the whole test suite.
+# Install Floodwall with its test dependencies in .venv, check the import contracts, run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,4 +10,6 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --no-deps -e .
 .venv/bin/python -m pip check
 bash scripts/services.sh
+# The layer contracts (pyproject.toml [tool.importlinter]) before the tests: a broken layer fails fast.
+.venv/bin/lint-imports --no-logo
 exec .venv/bin/python -m pytest "$@"

@@ -4,7 +4,7 @@ from fastapi.testclient import TestClient
 from test_engine import Harness
 from test_review import _cluster_case
 
-from floodwall.review.console import case_view, history_view, queue_view
+from floodwall.service.console import case_view, history_view, queue_view
 from floodwall.service.hub import Hub
 from floodwall.service.web import make_app
 

@@ -23,8 +23,8 @@ from floodwall.adapters.nats_log import (
 from floodwall.adapters.store import SqlStore
 from floodwall.clock import VirtualClock
 from floodwall.content.pdq import hash_frames, to_hex_many
-from floodwall.coordination.coordinator import Coordinator
-from floodwall.coordination.inprocess import Partitioned
+from floodwall.partitions.coordinator import Coordinator
+from floodwall.partitions.inprocess import Partitioned
 from floodwall.coordination.partition import partition_of
 from floodwall.engine.engine import Engine
 from floodwall.engine.policy import load_policy

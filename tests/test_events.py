@@ -98,7 +98,7 @@ def test_frame_round_trip_keeps_pixels(tmp_path):
 
 from floodwall.adapters import store as store_tables  # noqa: E402
 from floodwall.events import EVENT_TYPES  # noqa: E402
-from floodwall.service import tables as service_tables  # noqa: E402
+from floodwall.persistence import tables as service_tables  # noqa: E402
 
 STRING_FIELDS = [  # (event, field, the column it is stored in)
     ("report_filed", "id", store_tables.reports.c.id),

@@ -15,7 +15,7 @@ from floodwall.content.frames import MAX_PIXELS, FrameError, check_image, decode
 from floodwall.content.pdq import hamming, hash_frames, to_hex
 from floodwall.events import EventError, FrameSampled, decode_event, encode_event
 from floodwall.sim.render import CLIP, MERCHANT, Renderer
-from floodwall.wire import body_format, decode_checked, decode_msgpack_event, encode_msgpack, split_batch
+from floodwall.adapters.wire import body_format, decode_checked, decode_msgpack_event, encode_msgpack, split_batch
 
 HEX = "a" * 64
 
@@ -235,7 +235,7 @@ def test_image_frames_are_matched_and_a_bad_image_never_stops_the_engine(clip, f
 
 
 def test_reviewer_sees_an_image_frame_and_a_hash_only_frame_has_no_picture(clip) -> None:
-    from floodwall.review.console import frame_png
+    from floodwall.service.console import frame_png
 
     h = _engine_with_banked_clip(clip)
     h.send(_fs(h, "s-good", "good", image=encode_image(clip, "webp")))

@@ -129,7 +129,7 @@ def test_operator_api_two_keys_run_it_and_the_level_can_be_pinned(setup):
     from fastapi import FastAPI, Header
     from fastapi.testclient import TestClient
 
-    from floodwall.response.operator_api import router
+    from floodwall.service.operator_api import router
     from floodwall.service.hub import Hub
 
     engine, platform, _, audit, _, responder = setup
@@ -181,7 +181,7 @@ def test_level_command_sets_and_releases_over_http(setup, capsys):
     from fastapi import FastAPI, Header
 
     from floodwall.cli import main
-    from floodwall.response.operator_api import router
+    from floodwall.service.operator_api import router
     from floodwall.service.hub import Hub
 
     engine, _, _, audit, _, responder = setup

@@ -12,7 +12,7 @@ from floodwall.events import (
     StreamStarted,
     ViewerCount,
 )
-from floodwall.review.queue import ReviewQueue
+from floodwall.engine.queue import ReviewQueue
 from floodwall.sim.render import EVENT, Look
 
 

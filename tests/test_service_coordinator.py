@@ -13,7 +13,7 @@ from service_helpers import bearer, nats_deployment, wait_for
 
 from floodwall.content.pdq import hash_frames, to_hex
 from floodwall.coordination.partition import partition_of
-from floodwall.service.tables import coord_batches
+from floodwall.persistence.tables import coord_batches
 from floodwall.sim.render import CLIP, Renderer
 
 DAY = 86_400.0

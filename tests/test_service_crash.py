@@ -151,7 +151,7 @@ def run_service(events: list[bytes], tmp_path, *, kill: bool, coordinator: bool 
             time.sleep(0.1)
         print(f"api up after {time.monotonic() - t_start:.1f} s", file=sys.stderr)
         db = sa.create_engine(url)
-        from floodwall.service.tables import log_batches
+        from floodwall.persistence.tables import log_batches
 
         def committed(partition: int | None = None) -> tuple[int, int]:
             """(messages, events of the API's messages) committed; the coordinator's carry no publish time."""
@@ -162,7 +162,7 @@ def run_service(events: list[bytes], tmp_path, *, kill: bool, coordinator: bool 
                     q = q.where(log_batches.c.partition == partition)
                 return tuple(conn.execute(q).one())
 
-        from floodwall.service.tables import coord_batches
+        from floodwall.persistence.tables import coord_batches
 
         def coordinated() -> int:
             with db.connect() as conn:
@@ -285,7 +285,7 @@ def test_sigkill_the_coordinator_and_a_worker_mid_run_loses_and_duplicates_nothi
     """
     need(4222, "NATS")
     need(5432, "PostgreSQL")
-    from floodwall.coordination.coordinator import Coordinator
+    from floodwall.partitions.coordinator import Coordinator
 
     got = run_service(events, tmp_path, kill=True, coordinator=True)
     assert got["accepted"] == len(events)

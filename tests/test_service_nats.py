@@ -12,7 +12,7 @@ from service_helpers import NATS_URL, bearer, nats_deployment, new_pg_database, 
 
 from floodwall.adapters.nats_log import Partitioner, dead_subject, stream_name
 from floodwall.events import ActionOrder, DeadLetter, StreamStarted, Verdict
-from floodwall.service.tables import log_batches
+from floodwall.persistence.tables import log_batches
 
 DAY = 86_400.0
 

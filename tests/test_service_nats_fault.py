@@ -18,7 +18,7 @@ from test_service_crash import _delete_stream, _free_port, _spawn, _stop, _subje
 
 from floodwall.adapters import store as store_tables
 from floodwall.adapters.keys import KeyStore
-from floodwall.service.tables import log_batches
+from floodwall.persistence.tables import log_batches
 
 T0 = 1766412000.0
 

@@ -10,6 +10,7 @@ from service_helpers import bearer, wait_for
 
 from floodwall.adapters import store as store_tables
 from floodwall.adapters.keys import KeyStore
+from floodwall.engine import ingest
 from floodwall.events import ReportFiled
 from floodwall.service.app import create_app
 from floodwall.service.serve import build_backend
@@ -50,17 +51,16 @@ def test_an_event_id_longer_than_its_column_is_refused_naming_the_field(svc):
     assert client.get("/readyz").json()["ready"] is True
 
 
-def test_an_event_that_fails_the_engine_is_dead_lettered_and_its_batch_proceeds(svc):
+def test_an_event_that_fails_the_engine_is_dead_lettered_and_its_batch_proceeds(svc, monkeypatch):
     client, s, backend = svc
-    engine = backend.hub.engine
-    real = engine._handlers[ReportFiled]
+    real = ingest.HANDLERS[ReportFiled]
 
-    def explode(ev):
+    def explode(e, b, ev):
         if ev.reporter == "poison":
             raise RuntimeError("boom on purpose")
-        return real(ev)
+        return real(e, b, ev)
 
-    engine._handlers[ReportFiled] = explode
+    monkeypatch.setitem(ingest.HANDLERS, ReportFiled, explode)
     r = client.post("/v1/events", json=reports(10, poison=4), headers=bearer(s["ingest"]))
     assert r.status_code == 202
     wait_for(lambda: stored_reports(backend) == {f"r{i}" for i in range(10) if i != 4})

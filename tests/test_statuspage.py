@@ -60,6 +60,11 @@ def test_status_page_in_chromium_shows_the_incident_rising_and_ending():
     from floodwall.sim.live import LiveReplay
     from floodwall.sim.scenario import load_scenario
 
+    def read_both(page) -> tuple[str, str]:
+        # One evaluation: the page may refresh between two separate reads and pair a new level with an old state.
+        lvl, state = page.evaluate("[document.querySelector('#level').innerText, document.querySelector('#state').innerText]")
+        return (lvl, state)
+
     live = LiveReplay(load_scenario(TINY), load_policy("floodwall"), seed=1, scale=0.01, speed=0)
     hub = live.start()
     live.paused.set()  # hold the replay until the page is open
@@ -73,7 +78,7 @@ def test_status_page_in_chromium_shows_the_incident_rising_and_ending():
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page()
             page.goto(f"{url}/status")
-            seen.append((page.inner_text("#level"), page.inner_text("#state")))
+            seen.append(read_both(page))
             live.paused.clear()
             # Warm-up at full speed; the attack (22:00) at 30 simulated seconds per second, so the page's own
             # 5-s refresh sees each level.
@@ -83,7 +88,7 @@ def test_status_page_in_chromium_shows_the_incident_rising_and_ending():
             deadline = time.monotonic() + 75
             while time.monotonic() < deadline and not live.done:
                 page.wait_for_timeout(500)
-                now = (page.inner_text("#level"), page.inner_text("#state"))
+                now = read_both(page)
                 if now != seen[-1]:
                     seen.append(now)
                 if now[1] == "resolved":

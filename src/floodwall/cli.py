@@ -431,9 +431,11 @@ def main(argv: list[str] | None = None) -> int:
     bt.set_defaults(func=_replay, scenario=None, serve=False)
 
     _service_parsers(sub)
+    from floodwall.persistence.cli import add_parsers as db_parsers  # db upgrade / current
     from floodwall.service.banks_client import add_parsers as banks_parsers  # banks import/export
 
     banks_parsers(sub)
+    db_parsers(sub)
 
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the report records the command it came from

@@ -18,7 +18,7 @@ from msgspec import Meta
 SCHEMA_VERSION = 1
 
 # Bounds checked at the edge, so the store never meets an out-of-schema value: each matches the
-# column it ends up in (adapters/store.py, service/tables.py), never longer than the narrowest one.
+# column it ends up in (floodwall/persistence/tables.py), never longer than the narrowest one.
 Id = Annotated[str, Meta(max_length=64)]  # event ids: reports.id, dead-letter and gate-answer keys
 Key = Annotated[str, Meta(max_length=128)]  # accounts, streams, devices: verdicts.key, actions.target
 CaseRef = Annotated[str, Meta(max_length=80)]  # review case ids: cases.id
@@ -299,8 +299,12 @@ class AccountsNoticed(EventBase, frozen=True, tag="accounts_noticed"):
     created: dict[str, float]
 
 
+# The incident levels by number (0-3): shared by the engine's `incident.level`, policies, playbooks and response.
+INCIDENT_LEVELS = ("normal", "elevated", "severe", "critical")
+
+
 class LevelNoticed(EventBase, frozen=True, tag="level_noticed"):
-    """The incident level the coordinator set from every partition's counts."""
+    """The incident level the coordinator set from every partition's counts (an index into INCIDENT_LEVELS)."""
 
     level: Count
     why: Text = ""

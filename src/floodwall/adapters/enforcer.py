@@ -1,17 +1,10 @@
-"""Enforcer port: carries action orders to the platform."""
+"""An enforcer that only records: orders kept in memory, for backtests (the port is engine.engine.Enforcer)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from floodwall.events import ActionOrder
-
-
-class Enforcer(Protocol):
-    """Takes down, freezes, limits: whatever the platform must do."""
-
-    def apply(self, orders: Sequence[ActionOrder]) -> None: ...
 
 
 class RecordingEnforcer:

@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from floodwall.persistence.schema import ensure
+from floodwall.persistence.tables import api_keys
 from floodwall.response.audit import AuditLog, read_chain, verify_store
 
 SCOPES = ("ingest", "gate", "review", "operate", "admin")
@@ -48,23 +50,10 @@ def load_pepper() -> bytes:
     if len(pepper) < 32:
         raise ValueError(f"the key pepper in {path} is shorter than 32 characters")
     return pepper
+
+
 AUDIT_CHAIN = "api"
 
-metadata = sa.MetaData()
-
-api_keys = sa.Table(
-    "api_keys",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("name", sa.String(128), nullable=False),
-    sa.Column("hash", sa.String(256), nullable=False),  # hmac-sha256$HEX (legacy: argon2id); never the secret
-    sa.Column("scopes", sa.JSON, nullable=False),
-    sa.Column("rate", sa.Float, nullable=False),  # sustained requests per second (token bucket refill)
-    sa.Column("burst", sa.Float, nullable=False),  # bucket size
-    sa.Column("created", sa.Float, nullable=False),
-    sa.Column("revoked", sa.Float, nullable=True),
-    sa.Column("created_by", sa.String(32), nullable=True),  # the key id that created it (None: the CLI)
-)
 
 @dataclass(frozen=True)
 class ApiKey:
@@ -89,8 +78,7 @@ class KeyStore:
     def __init__(self, engine: sa.Engine, pepper: bytes | None = None) -> None:
         self.engine = engine
         self._pepper = pepper if pepper is not None else load_pepper()
-        metadata.create_all(engine)
-        _add_missing_columns(engine)
+        ensure(engine)  # older stores get api_keys.created_by from migration 0001
         self._ph = PasswordHasher()
         self._cache: dict[bytes, tuple[float, ApiKey]] = {}
         self._verifying: dict[bytes, threading.Lock] = {}  # one verification per presented key at a time
@@ -227,14 +215,6 @@ class KeyStore:
         """True if the API's audit chain verifies end to end."""
         _, breaks = verify_store(self.engine, chain=AUDIT_CHAIN)
         return not breaks
-
-
-def _add_missing_columns(engine: sa.Engine) -> None:
-    """Stores made before a column existed get it (create_all adds tables, not columns)."""
-    have = {c["name"] for c in sa.inspect(engine).get_columns("api_keys")}
-    with engine.begin() as conn:
-        if "created_by" not in have:
-            conn.execute(sa.text("ALTER TABLE api_keys ADD COLUMN created_by VARCHAR(32)"))
 
 
 class TokenBucket:

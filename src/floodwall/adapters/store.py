@@ -1,4 +1,4 @@
-"""Store port on SQLAlchemy Core: SQLite embedded, PostgreSQL at scale (the same schema)."""
+"""Store port on SQLAlchemy Core: SQLite embedded, PostgreSQL at scale (the schema: ``floodwall.persistence``)."""
 
 from __future__ import annotations
 
@@ -7,60 +7,11 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from floodwall.events import ActionOrder, DeadLetter, Verdict
+from floodwall.persistence.dml import insert_ignore
+from floodwall.persistence.schema import ensure
+from floodwall.persistence.tables import actions, dead_letters, reports, verdicts
 
-metadata = sa.MetaData()
-
-verdicts = sa.Table(
-    "verdicts",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("run", sa.String(64), nullable=False, index=True),
-    sa.Column("ts", sa.Float, nullable=False),
-    sa.Column("subject", sa.String(16), nullable=False),
-    sa.Column("key", sa.String(128), nullable=False, index=True),
-    sa.Column("action", sa.String(16), nullable=False),
-    sa.Column("shadow", sa.Boolean, nullable=False),
-    sa.Column("policy", sa.String(64), nullable=False),
-    sa.Column("rules", sa.JSON, nullable=False),
-    sa.Column("shadow_rules", sa.JSON, nullable=False),
-    sa.Column("evidence", sa.JSON, nullable=False),
-)
-
-actions = sa.Table(
-    "actions",
-    metadata,
-    sa.Column("key", sa.String(160), primary_key=True),  # idempotency key: one action once
-    sa.Column("run", sa.String(64), nullable=False, index=True),
-    sa.Column("ts", sa.Float, nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),
-    sa.Column("subject", sa.String(16), nullable=False),
-    sa.Column("target", sa.String(128), nullable=False, index=True),
-    sa.Column("verdict", sa.String(64), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-)
-
-reports = sa.Table(
-    "reports",
-    metadata,
-    sa.Column("run", sa.String(64), primary_key=True),
-    sa.Column("id", sa.String(64), primary_key=True),  # the event id: a report redelivered is stored once
-    sa.Column("ts", sa.Float, nullable=False),
-    sa.Column("stream", sa.String(128), nullable=False, index=True),
-    sa.Column("reporter", sa.String(128), nullable=False),
-    sa.Column("reason", sa.String(64), nullable=False),
-    sa.Column("weight", sa.Float, nullable=False),  # what it counted for (0: duplicate or rate-limited)
-)
-
-dead_letters = sa.Table(
-    "dead_letters",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run", sa.String(64), nullable=False, index=True),
-    sa.Column("field", sa.String(128), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("line", sa.Integer, nullable=True),
-    sa.Column("raw", sa.Text, nullable=False),
-)
+__all__ = ["SqlStore", "actions", "dead_letters", "reports", "verdicts"]
 
 
 class SqlStore:
@@ -69,7 +20,7 @@ class SqlStore:
     def __init__(self, url: str = "sqlite://", run: str = "default") -> None:
         self.engine = sa.create_engine(url)
         self.run = run
-        metadata.create_all(self.engine)
+        ensure(self.engine)  # every table (migrations for a database on disk)
 
     def record(self, vs: Iterable[Verdict], orders: Iterable[ActionOrder]) -> None:
         """Store verdicts and the actions sent for them (an action key is stored once)."""
@@ -105,9 +56,9 @@ class SqlStore:
         if vrows:
             conn.execute(verdicts.insert(), vrows)
         if arows:
-            conn.execute(_insert_ignore(self.engine, actions), arows)
+            conn.execute(insert_ignore(self.engine, actions), arows)
         if reps:
-            conn.execute(_insert_ignore(self.engine, reports), [{**r, "run": self.run} for r in reps])
+            conn.execute(insert_ignore(self.engine, reports), [{**r, "run": self.run} for r in reps])
 
     def record_reports(self, rows: list[dict]) -> None:
         """Store every report received, with the weight it was given."""
@@ -135,15 +86,3 @@ class SqlStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.run == self.run)).scalar_one()
 
-
-def _insert_ignore(engine: sa.Engine, table: sa.Table):
-    """INSERT that skips rows whose primary key exists (idempotent actions)."""
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
-        return insert(table).on_conflict_do_nothing()
-    if engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-
-        return insert(table).on_conflict_do_nothing()
-    return table.insert()

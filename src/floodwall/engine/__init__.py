@@ -1,0 +1,1 @@
+"""The engine: a pipeline of stages (ingest, signals, content, decide, act, cases) over a batch value."""

@@ -14,7 +14,6 @@ from typing import Protocol
 
 import numpy as np
 
-from floodwall.adapters.enforcer import Enforcer
 from floodwall.clock import Clock
 from floodwall.content.bank import BankSet, HashBank
 from floodwall.content.matching import FrameMatcher
@@ -42,7 +41,7 @@ from floodwall.events import (
     StreamStarted,
     Verdict,
 )
-from floodwall.review.queue import ReviewQueue
+from floodwall.engine.queue import ReviewQueue
 
 DEDUP_WINDOW = 3600.0  # seconds of event time an event id is remembered for idempotency
 
@@ -72,6 +71,12 @@ class Store(Protocol):
     def record(self, verdicts: Sequence[Verdict], orders: Sequence[ActionOrder]) -> None: ...
 
     def record_reports(self, rows: list[dict]) -> None: ...
+
+
+class Enforcer(Protocol):
+    """Enforcer port: carries action orders to the platform (takes down, freezes, limits)."""
+
+    def apply(self, orders: Sequence[ActionOrder]) -> None: ...
 
 
 class Engine:

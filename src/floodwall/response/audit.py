@@ -19,24 +19,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from floodwall.persistence.schema import ensure
+from floodwall.persistence.tables import audit_log
 from floodwall.response.audit_keys import Checkpoints, audit_key, checkpoints_for
 
 GENESIS = "0" * 64
-metadata = sa.MetaData()
-
-audit_log = sa.Table(
-    "audit_log",
-    metadata,
-    sa.Column("chain", sa.String(64), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("ts", sa.Float, nullable=False),
-    sa.Column("actor", sa.String(128), nullable=False),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("subject", sa.String(160), nullable=False),
-    sa.Column("payload", sa.Text, nullable=False),  # canonical JSON
-    sa.Column("prev", sa.String(64), nullable=False),  # SHA-256 of the previous entry's canonical form
-    sa.Column("hash", sa.String(64), nullable=False),  # SHA-256 of this entry's canonical form
-)
 
 
 def canonical(entry: dict) -> bytes:
@@ -76,7 +63,7 @@ class AuditLog:
         self.chain = chain
         self.key = key if key is not None else audit_key(self.db)
         self.checkpoints = checkpoints if checkpoints is not None else checkpoints_for(self.db, self.key)
-        metadata.create_all(self.db)
+        ensure(self.db)
         self._lock = threading.Lock()
 
     def append(self, ts: float, actor: str, action: str, subject: str, payload: dict) -> dict:
@@ -125,7 +112,7 @@ def read_chain(db: sa.Engine, chain: str) -> list[dict]:
 
 def chains(db: sa.Engine) -> list[str]:
     """Names of the chains in a store."""
-    metadata.create_all(db)
+    ensure(db)
     with db.connect() as conn:
         return [r[0] for r in conn.execute(sa.select(audit_log.c.chain).distinct().order_by(audit_log.c.chain))]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-LEVELS = ("normal", "elevated", "severe", "critical")
+from floodwall.events import INCIDENT_LEVELS
+
+LEVELS = INCIDENT_LEVELS  # declared in the model, so that layers below response (a policy's `after`) can name them
 
 
 def level_number(name_or_number: str | int) -> int:

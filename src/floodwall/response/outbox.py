@@ -16,25 +16,9 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from floodwall.events import ActionOrder
+from floodwall.persistence.schema import ensure
+from floodwall.persistence.tables import outbox
 
-metadata = sa.MetaData()
-
-outbox = sa.Table(
-    "notify_outbox",
-    metadata,
-    sa.Column("key", sa.String(200), primary_key=True),  # idempotency key: one message per notify order
-    sa.Column("run", sa.String(64), nullable=False, index=True),
-    sa.Column("account", sa.String(128), nullable=False),
-    sa.Column("recipient", sa.String(128), nullable=False),
-    sa.Column("subject", sa.String(200), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),  # when the notify order was issued
-    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | sending | sent | dead
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("next_attempt_at", sa.Float, nullable=False),
-    sa.Column("sent_at", sa.Float, nullable=True),
-    sa.Column("last_error", sa.Text, nullable=False),
-)
 
 SUBJECT = "Your account may have been taken over"
 BODY = (
@@ -85,7 +69,7 @@ class Outbox:
     def __init__(self, db: sa.Engine | str, run: str = "default") -> None:
         self.db = sa.create_engine(db) if isinstance(db, str) else db
         self.run = run
-        metadata.create_all(self.db)
+        ensure(self.db)
 
     def enqueue(self, orders: Iterable[ActionOrder], recipient_of: Callable[[str], str]) -> int:
         """Add a message for each notify order (a key already there is left alone); how many were new."""

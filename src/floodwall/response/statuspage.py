@@ -1,15 +1,13 @@
 """The public status page: what users see, what is being done, when it ended, in plain words.
 
 :func:`status` builds the page's data from an incident timeline; :func:`render_status` turns it into
-HTML; :func:`router` serves both (`GET /status`, `GET /status.json`) from a Hub's engine.
+HTML. The routes that serve them (`GET /status`, `GET /status.json`) are in service/web.py.
 """
 
 from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta, timezone
-
-from fastapi.responses import HTMLResponse
 
 from floodwall.response.levels import LEVELS
 
@@ -119,29 +117,3 @@ def texts_of(responder) -> dict[int, tuple[str, str]]:
         return {}
     return {n: (p.public, p.doing) for n, p in pb.levels.items()}
 
-
-def router(hub, refresh_s: int = 5):
-    """GET /status (HTML, refreshing itself) and GET /status.json, read from the Hub's engine under its lock."""
-    from fastapi import APIRouter
-
-    r = APIRouter()
-
-    def snapshot() -> dict:
-        with hub.lock:
-            responder = getattr(hub.engine, "responder", None)
-            changes = responder.timeline() if responder is not None else []
-            now = hub.engine.clock.now()
-            texts = texts_of(responder)
-        return status(changes, now, texts)
-
-    @r.get("/status.json")
-    def status_json() -> dict:
-        return snapshot()
-
-    # response_model=None: the return annotation is a string under `from __future__ import annotations`,
-    # and FastAPI would otherwise try to build a response model from it (500 on /openapi.json).
-    @r.get("/status", response_class=HTMLResponse, response_model=None)
-    def status_page() -> HTMLResponse:
-        return HTMLResponse(render_status(snapshot(), refresh_s))
-
-    return r

@@ -1,0 +1,1 @@
+"""Floodwall as a service: the processes (serve, worker, coordinator) and every HTTP route and page."""

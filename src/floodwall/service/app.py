@@ -27,7 +27,7 @@ from floodwall.content.bank import parse_hash_lines
 from floodwall.events import DeadLetter, Event, EventError, StreamStarted, decode_event
 from floodwall.service.auth import ApiError, require_scope
 from floodwall.service.backends import Backend
-from floodwall.wire import body_format, decode_checked, raw_text, split_batch
+from floodwall.adapters.wire import body_format, decode_checked, raw_text, split_batch
 from floodwall.service.limits import DEFAULT_MAX_BODY, EdgeLimits
 from floodwall.service.openapi_doc import add_error_responses
 from floodwall.service.principals import principal, vet_feedback

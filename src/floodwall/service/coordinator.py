@@ -3,7 +3,7 @@
 Design (crash safety, as the workers'):
 
 - It reads every partition's sketches (``fw.<run>.sketch.*``) with an ordered consumer, strictly in
-  stream order, so its state (:class:`~floodwall.coordination.coordinator.Coordinator`) is a
+  stream order, so its state (:class:`~floodwall.partitions.coordinator.Coordinator`) is a
   function of the sketch stream.
 - For each sketch it publishes what each partition must hear as one message per partition, with a
   ``Nats-Msg-Id`` naming the sketch and the partition, and awaits JetStream's acks. Then it commits
@@ -30,13 +30,13 @@ from floodwall.adapters.nats_log import (
     sketch_subject,
     stream_name,
 )
-from floodwall.adapters.store import _insert_ignore
-from floodwall.coordination.coordinator import Coordinator
+from floodwall.partitions.coordinator import Coordinator
 from floodwall.events import Sketch
+from floodwall.persistence.dml import insert_ignore
+from floodwall.persistence.tables import bank_entries, coord_batches
 from floodwall.service.consumer import LogConsumer, run_process
 from floodwall.service.metrics import Metrics
 from floodwall.service.runtime import open_store
-from floodwall.service.tables import bank_entries, coord_batches
 
 log = logging.getLogger("floodwall.coordinator")
 
@@ -114,7 +114,7 @@ class CoordinatorService(LogConsumer):
         withdrawn = [s for _, sk, _ in done for s in sk.withdrawn]
         with eng.begin() as conn:
             if banked:
-                conn.execute(_insert_ignore(eng, bank_entries), banked)
+                conn.execute(insert_ignore(eng, bank_entries), banked)
             if withdrawn:
                 conn.execute(bank_entries.update().where(bank_entries.c.run == self.run,
                                                          bank_entries.c.source.in_(withdrawn)).values(removed=True))

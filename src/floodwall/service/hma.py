@@ -13,7 +13,6 @@ rotations) and on a photo lookup queries trimmed and mirrored views at radius 47
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import AsyncIterator
@@ -37,113 +36,41 @@ from floodwall.service.hma_media import (
     photo_pdq,
     query_views,
 )
-from floodwall.service.hma_store import BANK_NAME, BankExists, HmaStore
+from floodwall.service.hma_input import (
+    BANK_BODY,
+    COIN_PARAMS,
+    CONTENT_TYPES,
+    HmaError,
+    MAX_UPLOAD,
+    PDQ_SCHEMA,
+    ROBUST_PARAM,
+    SIGNAL_PARAMS,
+    SIGNAL_TYPES,
+    URL_PARAM,
+    banks_param,
+    check_bank_name,
+    check_bool,
+    check_metadata,
+    check_pdq,
+    check_ratio,
+    check_signal_type,
+    flag,
+    json_body,
+    metadata_from_json,
+    openapi,
+    parse_content_id,
+    query_param,
+)
+from floodwall.service.hma_store import BankExists, HmaStore
 
 __all__ = ["PREFIX", "PDQ_RADIUS", "HmaError", "hma_router", "mount_hma"]
 
 PREFIX = "/hma"
 PDQ_RADIUS = 31  # python-threatexchange's PdqSignal match threshold, which HMA uses
-_SIGNAL_TYPES = ("pdq",)
-_CONTENT_TYPES = ("photo",)
-_META_KEYS = {"content_id", "content_uri", "json"}
-
-
-class HmaError(Exception):
-    """An HMA-style error: the status code and ``{"message": ...}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _json_ok(body: object, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status)
-
-
-def _flag(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").lower()
-    if raw in ("true", "1"):
-        return True
-    if raw in ("false", "0", ""):
-        return False
-    raise HmaError(400, f"invalid boolean parameter {name}={raw!r} - prefer true/false")
-
-
-def _check_pdq(value: object, field: str = "pdq") -> str:
-    if not isinstance(value, str) or len(value) != 64:
-        raise HmaError(400, f"Invalid {field} signal: expected 64 hex digits")
-    try:
-        from_hex(value)
-    except ValueError as exc:
-        raise HmaError(400, f"Invalid {field} signal: {exc}") from None
-    return value.lower()
-
-
-def _signal_type(name: str | None) -> str:
-    if not name:
-        raise HmaError(400, "signal_type is required")
-    if name not in _SIGNAL_TYPES:
-        raise HmaError(400, f"No such SignalType '{name}'")
-    return name
-
-
-def _bank_name(name: object, field: str = "name") -> str:
-    if not isinstance(name, str) or not BANK_NAME.fullmatch(name):
-        raise HmaError(400, f"Field `{field}` must be CAPS_AND_UNDERSCORE (/^[A-Z_][A-Z0-9_]*$/, at most 64), "
-                            f"got {name!r}")
-    return name
-
-
-def _ratio(value: object, field: str) -> float:
-    if isinstance(value, bool):
-        raise HmaError(400, f"Invalid float for {field}: {value!r}")
-    try:
-        r = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise HmaError(400, f"Invalid float for {field}: {value!r}") from None
-    if not 0.0 <= r <= 1.0:
-        raise HmaError(400, f"{field} must be between 0.0 and 1.0, got {r}")
-    return r
-
-
-async def _json_body(request: Request) -> dict:
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        raise HmaError(400, "the request body must be JSON") from None
-    if not isinstance(body, dict):
-        raise HmaError(400, "this endpoint expects a json object payload")
-    return body
-
-
-def _q(name: str, description: str, *, required: bool = False, kind: str = "string") -> dict:
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": {"type": kind}}
-
-
-def _doc(*params: dict, body: dict | None = None, photo: bool = False) -> dict:
-    """OpenAPI for a route that reads its own query and body (so HMA's 400s stay HMA's, not FastAPI's 422s)."""
-    out: dict = {"parameters": list(params)}
-    if photo:
-        out["requestBody"] = {"content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["photo"],
-            "properties": {"photo": {"type": "string", "format": "binary"},
-                           "metadata": {"type": "string", "description": "JSON: content_id, content_uri, json"}}}}}}
-    elif body is not None:
-        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    return out
-
-
-_PDQ = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
-_SIGNAL = (_q("signal_type", "pdq", required=True), _q("signal", "PDQ hash, 64 hex digits", required=True))
-_COIN = (_q("bypass_coinflip", "true: check every bank whatever its enabled ratio", kind="boolean"),
-         _q("seed", "seed of the coinflip against each bank's enabled ratio"),
-         _q("banks", "comma-separated bank names to restrict to"))
-_ROBUST = _q("robust", "Floodwall: also find mirrored, cropped and padded copies (docs/hma.md)", kind="boolean")
-_URL = _q("url", "photo to fetch (only where the server runs with --hma-fetch-urls)")
-_BANK_BODY = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$"},
-                                               "enabled_ratio": {"type": "number", "minimum": 0, "maximum": 1},
-                                               "enabled": {"type": "boolean"}}}
 
 
 class _Hma:
@@ -191,10 +118,10 @@ class _Hma:
         url = request.query_params.get("url")
         if url:
             content_type = request.query_params.get("content_type") or "photo"
-            if content_type not in _CONTENT_TYPES:
+            if content_type not in CONTENT_TYPES:
                 raise HmaError(400, f"no such content_type: '{content_type}'")
             data = await self.fetch(url)
-            meta = await _metadata_from_json(request)
+            meta = await metadata_from_json(request)
             return await self.decode(data), meta, url
         ctype = request.headers.get("content-type", "")
         if not ctype.startswith("multipart/form-data"):
@@ -206,10 +133,10 @@ class _Hma:
         if len(files) > 1:
             raise HmaError(400, "Only one file allowed per request")
         field, upload = files[0]
-        if field not in _CONTENT_TYPES:
+        if field not in CONTENT_TYPES:
             raise HmaError(400, f"no such content_type: '{field}' (Floodwall hashes photos: field `photo`)")
         data = await upload.read(MAX_UPLOAD + 1)
-        meta = _metadata(form.get("metadata")) if isinstance(form.get("metadata"), str) else None
+        meta = check_metadata(form.get("metadata")) if isinstance(form.get("metadata"), str) else None
         return await self.decode(data), meta, None
 
     async def fetch(self, url: str) -> bytes:
@@ -254,50 +181,6 @@ class _Hma:
         return await anyio.to_thread.run_sync(run)
 
 
-MAX_UPLOAD = 20 << 20
-
-
-def _metadata(raw: object) -> dict | None:
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            raise HmaError(400, "metadata should be a json object") from None
-    if not isinstance(raw, dict):
-        raise HmaError(400, "metadata should be a json object")
-    unexpected = set(raw) - _META_KEYS
-    if unexpected:
-        raise HmaError(400, f"metadata contains unexpected keys: {', '.join(sorted(unexpected))}")
-    for k in ("content_id", "content_uri"):
-        if k in raw and not isinstance(raw[k], str | None):
-            raise HmaError(400, f"metadata.{k} must be a string")
-    if "json" in raw and not isinstance(raw["json"], dict | None):
-        raise HmaError(400, "metadata.json must be a json object")
-    if len(json.dumps(raw)) > 10_000:
-        raise HmaError(400, "metadata is over 10000 bytes of JSON")
-    return raw
-
-
-async def _metadata_from_json(request: Request) -> dict | None:
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        return None
-    body = await request.body()
-    if not body:
-        return None
-    try:
-        j = json.loads(body)
-    except ValueError:
-        raise HmaError(400, "the request body must be JSON") from None
-    return _metadata(j.get("metadata")) if isinstance(j, dict) else None
-
-
-def _banks_param(request: Request) -> set[str] | None:
-    raw = request.query_params.get("banks")
-    return {b.strip() for b in raw.split(",") if b.strip()} if raw else None
-
-
 def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter, _Hma]:
     """HMA's routes under ``/hma`` over this backend's banks, and their shared state."""
     hma = _Hma(backend, fetch_urls)
@@ -322,14 +205,14 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
 
     # ---- hashing ----------------------------------------------------------------------------
 
-    @r.post("/h/hash", openapi_extra=_doc(photo=True))
+    @r.post("/h/hash", openapi_extra=openapi(photo=True))
     async def hash_post(request: Request, key: ApiKey = read) -> JSONResponse:
         """PDQ of a photo uploaded as multipart field ``photo``: ``{"pdq": hex}``."""
         pixels, _, _ = await hma.photo_from_request(request)
         h, _ = await anyio.to_thread.run_sync(photo_pdq, pixels)
         return _json_ok({"pdq": h})
 
-    @r.get("/h/hash", openapi_extra=_doc(_URL))
+    @r.get("/h/hash", openapi_extra=openapi(URL_PARAM))
     async def hash_get(request: Request, key: ApiKey = read) -> JSONResponse:
         """PDQ of the photo at ``?url=`` (only where the server allows fetching URLs)."""
         url = request.query_params.get("url")
@@ -345,67 +228,67 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         seed = request.query_params.get("seed")
         return 0.0 if bypass else random.Random(seed).random()
 
-    @r.get("/m/lookup", openapi_extra=_doc(_q("signal_type", "pdq"), _q("signal", "PDQ hash"), _URL, *_COIN,
-                                                   _ROBUST))
+    @r.get("/m/lookup", openapi_extra=openapi(query_param("signal_type", "pdq"), query_param("signal", "PDQ hash"),
+                                              URL_PARAM, *COIN_PARAMS, ROBUST_PARAM))
     async def lookup_get(request: Request, key: ApiKey = read) -> JSONResponse:
         """Banks' content within PDQ distance 31 of ``signal`` (or of the photo at ``url``)."""
         q = request.query_params
-        bypass = _flag(request, "bypass_coinflip")
-        banks = _banks_param(request)
+        bypass = flag(request, "bypass_coinflip")
+        banks = banks_param(request)
         if q.get("url"):
             pixels, _, _ = await hma.photo_from_request(request)
-            robust = _flag(request, "robust")
+            robust = flag(request, "robust")
             queries = await _photo_queries(pixels, robust)
             res = await hma.matches(queries, robust=robust, banks=banks, coinflip=coinflip(request, bypass))
             return _json_ok(res if q.get("signal_type") == "pdq" else {"pdq": res})
         if not q.get("signal") or not q.get("signal_type"):
             raise HmaError(400, "Either url or both signal and signal_type are required")
-        _signal_type(q.get("signal_type"))
-        h = _check_pdq(q.get("signal"))
-        if _flag(request, "robust"):
+        check_signal_type(q.get("signal_type"))
+        h = check_pdq(q.get("signal"))
+        if flag(request, "robust"):
             # A hash alone cannot be trimmed or mirrored: robust=true looks it up against the derived views at 47.
             res = await hma.matches(from_hex(h)[None], robust=True, banks=banks, coinflip=coinflip(request, bypass))
         else:
             res = await hma.matches(from_hex(h)[None], robust=False, banks=banks, coinflip=coinflip(request, bypass))
         return _json_ok(res)
 
-    @r.post("/m/lookup", openapi_extra=_doc(*_COIN, _ROBUST, photo=True))
+    @r.post("/m/lookup", openapi_extra=openapi(*COIN_PARAMS, ROBUST_PARAM, photo=True))
     async def lookup_post(request: Request, key: ApiKey = read) -> JSONResponse:
         """Hash the uploaded photo and look it up: ``{"pdq": {bank: [{bank_content_id, distance}]}}``."""
-        bypass = _flag(request, "bypass_coinflip")
-        robust = _flag(request, "robust")
+        bypass = flag(request, "bypass_coinflip")
+        robust = flag(request, "robust")
         pixels, _, _ = await hma.photo_from_request(request)
         queries = await _photo_queries(pixels, robust)
-        res = await hma.matches(queries, robust=robust, banks=_banks_param(request), coinflip=coinflip(request, bypass))
+        res = await hma.matches(queries, robust=robust, banks=banks_param(request), coinflip=coinflip(request, bypass))
         return _json_ok({"pdq": res})
 
-    @r.get("/m/raw_lookup", openapi_extra=_doc(*_SIGNAL, _COIN[2],
-                                               _q("include_distance", "true: ids with distances", kind="boolean")))
+    @r.get("/m/raw_lookup", openapi_extra=openapi(
+        *SIGNAL_PARAMS, COIN_PARAMS[2], query_param("include_distance", "true: ids with distances", kind="boolean")))
     async def raw_lookup(request: Request, key: ApiKey = read) -> JSONResponse:
         """Content ids within distance 31 (bank ratios not checked): ``{"matches": [...]}``."""
         q = request.query_params
         if not q.get("signal") or not q.get("signal_type"):
             raise HmaError(400, "signal and signal_type are required")
-        _signal_type(q.get("signal_type"))
-        h = _check_pdq(q.get("signal"))
-        with_distance = _flag(request, "include_distance")
-        res = await hma.matches(from_hex(h)[None], robust=False, banks=_banks_param(request), coinflip=None)
+        check_signal_type(q.get("signal_type"))
+        h = check_pdq(q.get("signal"))
+        with_distance = flag(request, "include_distance")
+        res = await hma.matches(from_hex(h)[None], robust=False, banks=banks_param(request), coinflip=None)
         flat = sorted((m for ms in res.values() for m in ms), key=lambda m: (int(m["distance"]), m["bank_content_id"]))
         return _json_ok({"matches": flat if with_distance else [m["bank_content_id"] for m in flat]})
 
-    @r.post("/m/compare", openapi_extra=_doc(body={"type": "object", "properties": {
-        "pdq": {"type": "array", "items": _PDQ, "minItems": 2, "maxItems": 2}}}))
+    @r.post("/m/compare", openapi_extra=openapi(body={"type": "object", "properties": {
+        "pdq": {"type": "array", "items": PDQ_SCHEMA, "minItems": 2, "maxItems": 2}}}))
     async def compare(request: Request, key: ApiKey = read) -> JSONResponse:
         """Distance between pairs of hashes: ``{"pdq": [a, b]}`` -> ``{"pdq": [matched, {"distance": n}]}``."""
-        body = await _json_body(request)
+        body = await json_body(request)
         out = {}
         for st, pair in body.items():
             if not isinstance(pair, list):
                 raise HmaError(400, f"Comparison hashes for {st} was not a list")
             if len(pair) != 2:
                 raise HmaError(400, "Comparison hash list length must be exactly 2")
-            _signal_type(st)
-            a, b = (from_hex(_check_pdq(x, st)) for x in pair)
+            check_signal_type(st)
+            a, b = (from_hex(check_pdq(x, st)) for x in pair)
             d = int(hamming(a, b))
             out[st] = [d <= PDQ_RADIUS, {"distance": d}]
         return _json_ok(out)
@@ -417,18 +300,18 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         """Every HMA bank: ``[{name, matching_enabled_ratio}]``."""
         return _json_ok(await hma.call(hma.store.banks))
 
-    @r.post("/c/banks", openapi_extra=_doc(body={**_BANK_BODY, "required": ["name"]}))
+    @r.post("/c/banks", status_code=201, openapi_extra=openapi(body={**BANK_BODY, "required": ["name"]}))
     async def bank_create(request: Request, key: ApiKey = write) -> JSONResponse:
         """Create a bank (201); 400 for a bad name, 403 if it exists."""
-        body = await _json_body(request)
+        body = await json_body(request)
         if body.get("name") is None:
             raise HmaError(400, "name is required")
-        name = _bank_name(body["name"])
+        name = check_bank_name(body["name"])
         ratio = 1.0
         if body.get("enabled_ratio") is not None:
-            ratio = _ratio(body["enabled_ratio"], "enabled_ratio")
+            ratio = check_ratio(body["enabled_ratio"], "enabled_ratio")
         elif body.get("enabled") is not None:
-            ratio = 1.0 if _bool(body["enabled"], "enabled") else 0.0
+            ratio = 1.0 if check_bool(body["enabled"], "enabled") else 0.0
         await hma.engine_bank(name)
         try:
             bank = await hma.call(hma.store.create_bank, name, ratio)
@@ -442,17 +325,17 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         """One bank's settings (404 if none)."""
         return _json_ok(await hma.need_bank(bank_name))
 
-    @r.put("/c/bank/{bank_name}", openapi_extra=_doc(body=_BANK_BODY))
+    @r.put("/c/bank/{bank_name}", openapi_extra=openapi(body=BANK_BODY))
     async def bank_update(bank_name: str, request: Request, key: ApiKey = write) -> JSONResponse:
         """Rename and/or set ``enabled`` / ``enabled_ratio``; the engine's bank moves with a rename."""
         await hma.need_bank(bank_name)
-        body = await _json_body(request)
-        new_name = _bank_name(body["name"]) if body.get("name") is not None else None
+        body = await json_body(request)
+        new_name = check_bank_name(body["name"]) if body.get("name") is not None else None
         ratio = None
         if body.get("enabled") is not None:
-            ratio = 1.0 if _bool(body["enabled"], "enabled") else 0.0
+            ratio = 1.0 if check_bool(body["enabled"], "enabled") else 0.0
         if body.get("enabled_ratio") is not None:
-            ratio = _ratio(body["enabled_ratio"], "enabled_ratio")
+            ratio = check_ratio(body["enabled_ratio"], "enabled_ratio")
         if new_name is not None and new_name != bank_name:
             if await hma.call(hma.store.bank, new_name) is not None:
                 raise HmaError(403, "Bank name already exists")
@@ -495,35 +378,35 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
                                        {"id": cid, "pdq": pdq_hex, "views": len(views)})
         return _json_ok({"id": cid, "signals": {"pdq": pdq_hex}})
 
-    @r.post("/c/bank/{bank_name}/content", openapi_extra=_doc(_ROBUST, _URL, photo=True))
+    @r.post("/c/bank/{bank_name}/content", openapi_extra=openapi(ROBUST_PARAM, URL_PARAM, photo=True))
     async def bank_add_content(bank_name: str, request: Request, key: ApiKey = write) -> JSONResponse:
         """Add a photo (multipart ``photo`` or ``?url=``); ``robust=true`` also banks its derived views."""
         await hma.need_bank(bank_name)
-        robust = _flag(request, "robust")
+        robust = flag(request, "robust")
         pixels, meta, url = await hma.photo_from_request(request)
         h, _ = await anyio.to_thread.run_sync(photo_pdq, pixels)
         views = await anyio.to_thread.run_sync(derived_views, pixels) if robust else []
         return await add_signals(request, key, bank_name, h, views, meta, url)
 
-    @r.post("/c/bank/{bank_name}/signal", openapi_extra=_doc(body={"type": "object", "required": ["pdq"],
-                                                                               "properties": {"pdq": _PDQ}}))
+    @r.post("/c/bank/{bank_name}/signal", openapi_extra=openapi(body={"type": "object", "required": ["pdq"],
+                                                                               "properties": {"pdq": PDQ_SCHEMA}}))
     async def bank_add_signal(bank_name: str, request: Request, key: ApiKey = write) -> JSONResponse:
         """Add a hash: ``{"pdq": hex}``."""
         await hma.need_bank(bank_name)
-        body = await _json_body(request)
+        body = await json_body(request)
         if not body:
             raise HmaError(400, "No signals given")
         for st in body:
-            if st not in _SIGNAL_TYPES:
+            if st not in SIGNAL_TYPES:
                 raise HmaError(400, f"No such signal type {st}")
-        return await add_signals(request, key, bank_name, _check_pdq(body["pdq"]), [], None, None)
+        return await add_signals(request, key, bank_name, check_pdq(body["pdq"]), [], None, None)
 
     @r.get("/c/bank/{bank_name}/content/{content_id}",
-           openapi_extra=_doc(_q("include_signals", "true: add the content's hash", kind="boolean")))
+           openapi_extra=openapi(query_param("include_signals", "true: add the content's hash", kind="boolean")))
     async def bank_get_content(bank_name: str, content_id: str, request: Request, key: ApiKey = read) -> JSONResponse:
         """One content item: id, bank, disable_until_ts, metadata; ``include_signals=true`` adds its hash."""
         bank = await hma.need_bank(bank_name)
-        cid = _content_id(content_id)
+        cid = parse_content_id(content_id)
         c = await hma.call(hma.store.content, cid)
         if c is None or c["bank"] != bank_name:
             raise HmaError(404, f"content '{content_id}' not found")
@@ -531,7 +414,7 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
                      "original_media_uri": c["original_media_uri"], "bank": bank}
         if c["meta"] is not None:
             out["metadata"] = c["meta"]
-        if _flag(request, "include_signals"):
+        if flag(request, "include_signals"):
             out["signals"] = {"pdq": c["pdq"]}
         return _json_ok(out)
 
@@ -540,7 +423,7 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
                                   key: ApiKey = write) -> JSONResponse:
         """Remove a content item: ``{"deleted": 1}`` (0 if the bank did not hold it)."""
         await hma.need_bank(bank_name)
-        cid = _content_id(content_id)
+        cid = parse_content_id(content_id)
         count, gone = await hma.call(hma.store.remove_content, bank_name, cid)
         for h in sorted(gone):
             await backend.bank_remove(bank_name, h)
@@ -561,20 +444,6 @@ def hma_router(backend: Backend, *, fetch_urls: bool = False) -> tuple[APIRouter
         return _json_ok([{"name": "photo", "enabled": True}])
 
     return r, hma
-
-
-def _bool(value: object, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "1", "false", "0"):
-        return value.lower() in ("true", "1")
-    raise HmaError(400, f"invalid boolean {field}={value!r} - prefer true/false")
-
-
-def _content_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
-        raise HmaError(404, f"content '{raw}' not found")
-    return int(raw)
 
 
 async def _photo_queries(pixels: np.ndarray, robust: bool) -> np.ndarray:

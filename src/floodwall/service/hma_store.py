@@ -1,7 +1,7 @@
 """What HMA's API adds on top of Floodwall's banks: bank settings, content ids, metadata and derived views.
 
 The hashes themselves live in the engine's banks (``Backend.bank_*``), so the engine matches live
-rooms against them; these tables (SQLAlchemy Core, one MetaData) keep what HMA's clients see on
+rooms against them; these tables (SQLAlchemy Core, in ``floodwall.persistence.tables``) keep what HMA's clients see on
 top: a content id per added photo or signal, the bank's matching ratio, the content's metadata,
 and the derived views (crops, rotations) banked for robust matching. Lookups go through an
 in-memory ``HashIndex`` over these tables, rebuilt when their signature changes (another API
@@ -20,45 +20,14 @@ import sqlalchemy as sa
 
 from floodwall.content.index import HashIndex
 from floodwall.content.pdq import from_hex_many
+from floodwall.persistence.schema import ensure
+from floodwall.persistence.tables import hma_banks, hma_content, hma_views
 
-__all__ = ["BANK_NAME", "BankExists", "HmaStore", "hma_metadata"]
+__all__ = ["BANK_NAME", "BankExists", "HmaStore"]
 
 #: HMA's bank names: CAPS_AND_UNDERSCORE, not starting with a digit.
 BANK_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 
-hma_metadata = sa.MetaData()
-
-hma_banks = sa.Table(
-    "hma_banks",
-    hma_metadata,
-    sa.Column("run", sa.String(64), primary_key=True),
-    sa.Column("name", sa.String(64), primary_key=True),
-    sa.Column("enabled_ratio", sa.Float, nullable=False),
-    sa.Column("created", sa.Float, nullable=False),
-)
-
-hma_content = sa.Table(
-    "hma_content",
-    hma_metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run", sa.String(64), nullable=False, index=True),
-    sa.Column("bank", sa.String(64), nullable=False, index=True),
-    sa.Column("pdq", sa.String(64), nullable=False),
-    sa.Column("disable_until_ts", sa.BigInteger, nullable=False, default=0),
-    sa.Column("original_media_uri", sa.String(2048), nullable=True),
-    sa.Column("meta", sa.JSON, nullable=True),
-    sa.Column("created", sa.Float, nullable=False),
-    sqlite_autoincrement=True,  # ids never reused: a lookup index keyed on them stays right
-)
-
-# Derived views (crops, rotations) of photos added with robust=true: extra PDQ entries of one content.
-hma_views = sa.Table(
-    "hma_views",
-    hma_metadata,
-    sa.Column("content_id", sa.Integer, primary_key=True),
-    sa.Column("hash", sa.String(64), primary_key=True),
-    sa.Column("view", sa.String(48), nullable=False),
-)
 
 
 class BankExists(Exception):
@@ -79,7 +48,7 @@ class HmaStore:
         """Create the tables if missing."""
         self.engine = engine
         self.run = run
-        hma_metadata.create_all(engine)
+        ensure(engine)
         self._index: _Index | None = None
         self._lock = threading.Lock()
 

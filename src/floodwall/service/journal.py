@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import os
 import queue
 import threading
 import time
@@ -27,63 +26,17 @@ import msgspec
 import sqlalchemy as sa
 
 from floodwall.events import LogEvent
+from floodwall.persistence.dml import insert_ignore
+from floodwall.persistence.schema import ensure
+from floodwall.persistence.sqlite import set_synchronous, sqlite_file, sync_level, tune_sqlite
+from floodwall.persistence.tables import gate_answers, journal, journal_marks
+
+__all__ = ["Journal", "JournalError", "gate_answers", "journal", "journal_marks", "sqlite_file", "tune_sqlite"]
 
 log = logging.getLogger("floodwall.journal")
 
-metadata = sa.MetaData()
-
-journal = sa.Table(
-    "journal",
-    metadata,
-    sa.Column("run", sa.String(64), primary_key=True),
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("kind", sa.String(8), nullable=False),  # "event": to process; "done": applied already
-    sa.Column("events", sa.Integer, nullable=False),
-    sa.Column("body", sa.LargeBinary, nullable=False),  # msgpack list of events
-    sa.Column("ts", sa.Float, nullable=False),
-)
-
-journal_marks = sa.Table(
-    "journal_marks",
-    metadata,
-    sa.Column("run", sa.String(64), primary_key=True),
-    sa.Column("processed", sa.BigInteger, nullable=False),  # every "event" row up to here is processed
-    sa.Column("boots", sa.Integer, nullable=False),  # how many times this run started (prefixes new ids)
-)
-
-gate_answers = sa.Table(
-    "gate_answers",
-    metadata,
-    sa.Column("run", sa.String(64), primary_key=True),
-    sa.Column("id", sa.String(64), primary_key=True),  # the gate event's id (events.Id bounds it)
-    sa.Column("answer", sa.LargeBinary, nullable=False),  # the JSON the first call answered
-)
-
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list[LogEvent])
-
-
-def sqlite_file(engine: sa.Engine) -> bool:
-    """True for a SQLite database in a file (an in-memory one is per connection, nothing to recover)."""
-    db = engine.url.database
-    return engine.dialect.name == "sqlite" and bool(db) and db != ":memory:" and "mode=memory" not in str(engine.url)
-
-
-def tune_sqlite(engine: sa.Engine, synchronous: str | None = None) -> None:
-    """WAL mode, fsync per commit (FULL; FLOODWALL_SYNC=normal trades power-loss safety for speed), a busy wait."""
-    sync = (synchronous or os.environ.get("FLOODWALL_SYNC", "full")).upper()
-    if sync not in ("FULL", "NORMAL"):
-        raise ValueError(f"FLOODWALL_SYNC must be 'full' or 'normal', not {sync.lower()!r}")
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record) -> None:  # every connection, the pool's later ones too
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA synchronous={sync}")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.close()
-
-    engine.dispose()  # connections opened before the listener get replaced by tuned ones
 
 
 class JournalError(RuntimeError):
@@ -97,7 +50,7 @@ class Journal:
         self.engine = engine
         self.run = run
         self.deliver = deliver  # called with (seq, events) for "event" rows, in journal order, after the commit
-        metadata.create_all(engine)
+        ensure(engine)
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._seq = 0
@@ -106,7 +59,7 @@ class Journal:
         self.failed: str | None = None  # why the last commit failed (None: healthy)
         self.commits = 0
         self.sqlite = engine.dialect.name == "sqlite"
-        self.sync = os.environ.get("FLOODWALL_SYNC", "full").upper()
+        self.sync = sync_level() if self.sqlite else "FULL"  # a bad FLOODWALL_SYNC fails here, naming it
         self._answers: dict[str, bytes] = {}  # recent gate answers by event id (the table holds them all)
 
     # ---- start and recovery ------------------------------------------------------------------
@@ -186,11 +139,9 @@ class Journal:
             return conn.execute(sa.select(g.c.answer).where(g.c.run == self.run, g.c.id == event_id)).scalar()
 
     def _insert(self, conn, rows: list[dict], answers: list[dict]) -> None:
-        from floodwall.adapters.store import _insert_ignore
-
         conn.execute(journal.insert(), rows)
         if answers:
-            conn.execute(_insert_ignore(self.engine, gate_answers), answers)
+            conn.execute(insert_ignore(self.engine, gate_answers), answers)
 
     def _run(self) -> None:
         while True:
@@ -226,8 +177,7 @@ class Journal:
         try:
             with self.engine.connect() as conn:
                 if self.sqlite:
-                    conn.exec_driver_sql(f"PRAGMA synchronous={'NORMAL' if lazy else self.sync}")
-                    conn.commit()  # ends the autobegun transaction: the pragma holds for the next one
+                    set_synchronous(conn, "NORMAL" if lazy else self.sync)
                 with conn.begin():
                     self._insert(conn, rows, answers)
         except Exception as exc:  # noqa: BLE001  (every waiting caller hears why; the next group retries)

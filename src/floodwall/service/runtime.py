@@ -144,24 +144,19 @@ class CountingStore:
 
 def mark_processed(conn, run: str, processed: int) -> None:
     """Move the journal's processed mark (in the caller's transaction, with the results it covers)."""
-    from floodwall.service.journal import journal_marks as m
+    from floodwall.persistence.tables import journal_marks as m
 
     conn.execute(m.update().where(m.c.run == run, m.c.processed < processed).values(processed=processed))
 
 
 def open_store(url: str, run: str, attempts: int = 5) -> SqlStore:
-    """SqlStore with its tables; retried because processes starting together race to CREATE TABLE."""
+    """SqlStore with every table at the newest schema (``floodwall.persistence``: migrations run under a lock,
+    so processes starting together migrate once); retried in case the database is not taking connections yet."""
     import sqlalchemy as sa
 
     for i in range(attempts):
         try:
-            store = SqlStore(url, run=run)
-            from floodwall.response.outbox import metadata as outbox_metadata
-            from floodwall.service.tables import create_tables
-
-            create_tables(store.engine)
-            outbox_metadata.create_all(store.engine)  # workers write owner messages in their batch's commit
-            return store
+            return SqlStore(url, run=run)
         except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
             if i == attempts - 1:
                 raise

@@ -99,7 +99,7 @@ def people_routers(backend: EmbeddedBackend) -> list[APIRouter]:
     """Reviewer console (review scope), operators' incident controls (operate scope), public status page."""
     from floodwall.response.audit import AuditLog
     from floodwall.response.mass import MassActions
-    from floodwall.response.operator_api import router as operator_router
+    from floodwall.service.operator_api import router as operator_router
     from floodwall.service.auth import require_scope
     from floodwall.service.web import login_router, page_routers, people_guard
 

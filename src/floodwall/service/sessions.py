@@ -17,23 +17,14 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from fastapi import Request
 
+from floodwall.persistence.schema import ensure
+from floodwall.persistence.tables import console_sessions
+
 SESSION_COOKIE = "fw_session"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-metadata = sa.MetaData()
-
-console_sessions = sa.Table(
-    "console_sessions",
-    metadata,
-    sa.Column("id_hash", sa.String(64), primary_key=True),  # SHA-256 hex of the cookie's session id
-    sa.Column("key_id", sa.String(32), nullable=False, index=True),
-    sa.Column("csrf", sa.String(64), nullable=False),
-    sa.Column("created", sa.Float, nullable=False),
-    sa.Column("expires", sa.Float, nullable=False),
-    sa.Column("ended", sa.Float, nullable=True),  # signed out
-)
 
 
 @dataclass(frozen=True)
@@ -55,7 +46,7 @@ class SessionStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        ensure(engine)
 
     def create(self, key_id: str) -> tuple[str, Session]:
         """A new session for a verified key; returns (the cookie's session id, the session)."""

@@ -12,10 +12,36 @@ from floodwall.service.sessions import SESSION_COOKIE, SessionStore, cookie_secu
 
 def page_routers(hub: Hub, guard=None) -> list[APIRouter]:
     """The console's router (behind ``guard`` if given), and the public status page's."""
-    from floodwall.response.statuspage import router as status
-    from floodwall.review.console import router as console
+    from floodwall.service.console import router as console
 
-    return [console(hub, guard=guard), status(hub)]
+    return [console(hub, guard=guard), status_router(hub)]
+
+
+def status_router(hub: Hub, refresh_s: int = 5) -> APIRouter:
+    """GET /status (HTML, refreshing itself) and GET /status.json, read from the Hub's engine under its lock."""
+    from floodwall.response.statuspage import render_status, status, texts_of
+
+    r = APIRouter()
+
+    def snapshot() -> dict:
+        with hub.lock:
+            responder = getattr(hub.engine, "responder", None)
+            changes = responder.timeline() if responder is not None else []
+            now = hub.engine.clock.now()
+            texts = texts_of(responder)
+        return status(changes, now, texts)
+
+    @r.get("/status.json")
+    def status_json() -> dict:
+        return snapshot()
+
+    # response_model=None: the return annotation is a string under `from __future__ import annotations`,
+    # and FastAPI would otherwise try to build a response model from it (500 on /openapi.json).
+    @r.get("/status", response_class=HTMLResponse, response_model=None)
+    def status_page() -> HTMLResponse:
+        return HTMLResponse(render_status(snapshot(), refresh_s))
+
+    return r
 
 
 def people_guard(scope: str):

@@ -36,7 +36,6 @@ from collections.abc import Sequence
 import msgspec
 import sqlalchemy as sa
 
-from floodwall.adapters import store as store_tables
 from floodwall.adapters.nats_log import (
     case_id,
     decode_batch,
@@ -45,11 +44,11 @@ from floodwall.adapters.nats_log import (
     sketch_subject,
     stream_name,
 )
-from floodwall.adapters.store import _insert_ignore
 from floodwall.events import ActionOrder, DeadLetter, FrameSampled, Sketch, StreamStarted, Verdict
+from floodwall.persistence import tables
+from floodwall.persistence.dml import insert_ignore
 from floodwall.response.incident import IncidentResponse
 from floodwall.response.outbox import message_rows
-from floodwall.response.outbox import outbox as outbox_table
 from floodwall.service.consumer import LogConsumer, run_process
 from floodwall.service.metrics import Metrics
 from floodwall.service.poison import dead_event, handle_isolated, insert_isolated
@@ -59,7 +58,6 @@ from floodwall.service.runtime import (
     build_engine,
     open_store,
 )
-from floodwall.service.tables import cases, log_batches
 
 __all__ = ["CaptureStore", "Worker", "committed_offset", "run_worker"]
 
@@ -92,8 +90,8 @@ class CaptureStore:
 def committed_offset(engine: sa.Engine, run: str, partition: int) -> int:
     """The last log sequence whose results are in the store (0 if none)."""
     with engine.connect() as conn:
-        q = sa.select(sa.func.max(log_batches.c.seq)).where(log_batches.c.run == run,
-                                                            log_batches.c.partition == partition)
+        lb = tables.log_batches
+        q = sa.select(sa.func.max(lb.c.seq)).where(lb.c.run == run, lb.c.partition == partition)
         return conn.execute(q).scalar() or 0
 
 
@@ -277,46 +275,45 @@ class Worker(LogConsumer):
         eng = self.store.engine
         dead = []
         with eng.begin() as conn:
-            for name, stmt in (("reports", _insert_ignore(eng, store_tables.reports)),
-                               ("outbox", _insert_ignore(eng, outbox_table)),
-                               ("verdicts", store_tables.verdicts.insert()),
-                               ("actions", _insert_ignore(eng, store_tables.actions)),
-                               ("cases", _insert_ignore(eng, cases))):
+            for name, stmt in (("reports", insert_ignore(eng, tables.reports)),
+                               ("outbox", insert_ignore(eng, tables.outbox)),
+                               ("verdicts", tables.verdicts.insert()),
+                               ("actions", insert_ignore(eng, tables.actions)),
+                               ("cases", insert_ignore(eng, tables.cases))):
                 dead += insert_isolated(conn, stmt, w[name], name)
-            for cid, violating, reviewer in w["decided"]:
-                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid)
-                             .values(status="decided", violating=violating, reviewer=reviewer))
-            for cid in w.get("reopened", ()):
-                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid).values(status="open"))
+            self._update_cases(conn, w)
             rows = w["dead"] + [{"run": self.run, "field": d.field, "reason": d.reason, "line": None, "raw": d.raw}
                                 for d in dead]
             if rows:
-                conn.execute(store_tables.dead_letters.insert(), rows)
-            conn.execute(log_batches.insert(), w["batches"])
+                conn.execute(tables.dead_letters.insert(), rows)
+            conn.execute(tables.log_batches.insert(), w["batches"])
 
     def _write_all(self, w: dict) -> None:
         eng = self.store.engine
         with eng.begin() as conn:
             if w["dead"]:
-                conn.execute(store_tables.dead_letters.insert(), w["dead"])
+                conn.execute(tables.dead_letters.insert(), w["dead"])
             if w["reports"]:
-                conn.execute(_insert_ignore(eng, store_tables.reports), w["reports"])
+                conn.execute(insert_ignore(eng, tables.reports), w["reports"])
             if w["outbox"]:  # owner messages, once: the courier of `floodwall serve --notify` delivers them
-                conn.execute(_insert_ignore(eng, outbox_table), w["outbox"])
+                conn.execute(insert_ignore(eng, tables.outbox), w["outbox"])
             if w["verdicts"]:
-                conn.execute(store_tables.verdicts.insert(), w["verdicts"])
+                conn.execute(tables.verdicts.insert(), w["verdicts"])
             if w["actions"]:
-                conn.execute(_insert_ignore(eng, store_tables.actions), w["actions"])
-            for cid, violating, reviewer in w["decided"]:
-                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid)
-                             .values(status="decided", violating=violating, reviewer=reviewer))
-            for cid in w.get("reopened", ()):
-                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid).values(status="open"))
-            for cid in w.get("reopened", ()):
-                conn.execute(cases.update().where(cases.c.run == self.run, cases.c.id == cid).values(status="open"))
+                conn.execute(insert_ignore(eng, tables.actions), w["actions"])
+            self._update_cases(conn, w)
             if w["cases"]:
-                conn.execute(_insert_ignore(eng, cases), w["cases"])
-            conn.execute(log_batches.insert(), w["batches"])
+                conn.execute(insert_ignore(eng, tables.cases), w["cases"])
+            conn.execute(tables.log_batches.insert(), w["batches"])
+
+    def _update_cases(self, conn: sa.Connection, w: dict) -> None:
+        """Mirror decisions and undos onto the cases the API lists (in the group's transaction)."""
+        cs = tables.cases
+        for cid, violating, reviewer in w["decided"]:
+            conn.execute(cs.update().where(cs.c.run == self.run, cs.c.id == cid)
+                         .values(status="decided", violating=violating, reviewer=reviewer))
+        for cid in w.get("reopened", ()):
+            conn.execute(cs.update().where(cs.c.run == self.run, cs.c.id == cid).values(status="open"))
 
     def _mirror_cases(self) -> tuple[list[tuple], list[dict]]:
         """Review items that changed status, and new ones, so the API can list and route them."""

@@ -1,0 +1,1 @@
+"""The simulator: scenarios, the simulated platform, frames, truth, scoring, replays and reports."""

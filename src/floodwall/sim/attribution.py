@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
-from floodwall.adapters.enforcer import Enforcer
+from floodwall.engine.engine import Enforcer
 from floodwall.events import ActionOrder
 
 # A review decision's reason names its item ("review rv-17", "undo of review p1-rv-3"); the item id would

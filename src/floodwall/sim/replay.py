@@ -91,8 +91,8 @@ def run_policy(
     if partitions > 1:
         if live is not None:
             raise ValueError("--serve plays one engine; partitions are for measuring the partitioned service")
-        from floodwall.coordination.coordinator import Coordinator
-        from floodwall.coordination.inprocess import Partitioned
+        from floodwall.partitions.coordinator import Coordinator
+        from floodwall.partitions.inprocess import Partitioned
 
         coord = Coordinator(partitions, policy=policy.name, clusters=policy.engine.clusters,
                             rings=policy.engine.rings) if coordinator else None

@@ -11,7 +11,7 @@ import heapq
 import numpy as np
 
 from floodwall.events import ReviewDecided
-from floodwall.review.queue import ReviewQueue
+from floodwall.engine.queue import ReviewQueue
 from floodwall.sim.scenario import Reviewers
 
 

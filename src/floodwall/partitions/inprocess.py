@@ -13,11 +13,11 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 
-from floodwall.coordination.coordinator import Coordinator
+from floodwall.partitions.coordinator import Coordinator
 from floodwall.coordination.partition import Partitioner, case_id
 from floodwall.engine.engine import Engine
 from floodwall.events import ActionOrder, Event, Sketch
-from floodwall.review.queue import ReviewItem, ReviewQueue
+from floodwall.engine.queue import ReviewItem, ReviewQueue
 
 
 class PartitionQueues:

@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from floodwall.engine import view
 from floodwall.engine.engine import Engine
 from floodwall.events import ReviewDecided, ReviewReversed
-from floodwall.review.queue import ReviewItem
+from floodwall.engine.queue import ReviewItem
 from floodwall.service.hub import Hub
 from floodwall.service.sessions import same_origin
 
