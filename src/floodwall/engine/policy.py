@@ -125,7 +125,7 @@ def _parse_time(value: Any, where: str) -> float:
 
 def _scheduled(s: dict, where: str) -> Scheduled:
     """One [[scheduled]] entry: `at` a time, or `after` a level plus `after_minutes`."""
-    from floodwall.response.levels import LEVELS
+    from floodwall.events import INCIDENT_LEVELS as LEVELS
 
     extra = set(s) - {"action", "at", "after", "after_minutes", "minutes"}
     if extra:
