@@ -16,6 +16,7 @@ from floodwall.content.chat_patterns import FEATURE_NAMES, pattern_matches
 __all__ = ["ChatClassifier", "LinearFit", "load_weights", "predict", "save_weights", "sigmoid"]
 
 WEIGHTS_FORMAT = "floodwall-chat-weights/1"
+SCORE_CACHE = 1 << 16  # lines whose scores are kept
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -48,6 +49,8 @@ class ChatClassifier:
     train_seconds: float = 0.0
     n_train: int = 0
     cv_scores: np.ndarray | None = field(default=None, repr=False)
+    # Scores of recent lines: spam repeats itself, and a line's score depends on nothing else.
+    _seen: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def score(self, text: str) -> float:
         """Probability-like score in [0, 1] that ``text`` steers viewers off-platform."""
@@ -55,8 +58,27 @@ class ChatClassifier:
 
     def score_many(self, texts: Sequence[str]) -> np.ndarray:
         """Scores for a batch of lines (vectorised n-gram hashing), shape ``(len(texts),)``."""
-        X, _ = featurize(list(texts))
-        return predict(self.fit, X)
+        seen = self._seen
+        out = np.empty(len(texts), dtype=np.float64)
+        todo: dict[str, list[int]] = {}
+        for i, t in enumerate(texts):
+            s = seen.get(t)
+            if s is None:
+                todo.setdefault(t, []).append(i)
+            else:
+                out[i] = s
+        if todo:
+            new = list(todo)
+            X, _ = featurize(new)
+            for t, s in zip(new, predict(self.fit, X).tolist()):
+                out[todo[t]] = s
+                seen[t] = s
+            while len(seen) > SCORE_CACHE:  # oldest first (dicts keep insertion order)
+                try:
+                    del seen[next(iter(seen))]
+                except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+                    break
+        return out
 
     def predict(self, text: str) -> bool:
         """True when ``score(text) >= threshold``."""
