@@ -32,6 +32,9 @@ _NBUCKET = 1 << 16
 _CANDIDATE_BUDGET = 1 << 16
 # Query x entry pairs per step of a linear scan.
 _SCAN_BUDGET = 1 << 16
+# A window query of at most this many query x entry pairs scans every live entry in one pass
+# instead of probing each slice's tables: for small windows the probes' fixed cost dominates.
+_FLAT_BUDGET = 1 << 16
 
 
 def _as_hashes(hashes: np.ndarray) -> np.ndarray:
@@ -69,6 +72,18 @@ def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return base + np.arange(total, dtype=np.int64)
 
 
+def _distances(queries: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Hamming distances (b, n) uint32 of every query to every hash."""
+    x = np.bitwise_xor(queries[:, None, :], hashes[None, :, :])
+    # Four per-word popcounts (each <= 64) summed by one multiply into the top byte of a uint32:
+    # far cheaper than .sum(axis=2). It wraps only at 256 (all four words 64), put back below.
+    v = np.bitwise_count(x).view(np.uint32).reshape(len(queries), len(hashes))
+    d = v * np.uint32(0x01010101)
+    d >>= np.uint32(24)
+    d[v == np.uint32(0x40404040)] = 256
+    return d
+
+
 def _scan(queries: np.ndarray, hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Linear scan: (query index, row, distance) of all pairs within radius."""
     qs, rs, ds = [], [], []
@@ -77,12 +92,11 @@ def _scan(queries: np.ndarray, hashes: np.ndarray, radius: int) -> tuple[np.ndar
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
     step = max(1, _SCAN_BUDGET // n)
     for s in range(0, len(queries), step):
-        x = np.bitwise_xor(queries[s : s + step, None, :], hashes[None, :, :])
-        d = np.bitwise_count(x).sum(axis=2, dtype=np.int32)
+        d = _distances(queries[s : s + step], hashes)
         qi, ri = np.nonzero(d <= radius)
         qs.append(qi + s)
         rs.append(ri)
-        ds.append(d[qi, ri])
+        ds.append(d[qi, ri].astype(np.int32))
     return np.concatenate(qs).astype(np.int64), np.concatenate(rs).astype(np.int64), np.concatenate(ds)
 
 
@@ -314,10 +328,19 @@ class WindowIndex:
             raise ValueError("slice_s must be positive")
         self._delta_limit = delta_limit
         self._slices: dict[int, HashIndex] = {}
+        # Every entry also in one flat buffer, words as rows ((4, n): the xor runs along n),
+        # with its slice key and a live flag: small windows are scanned here in one pass.
+        self._fh = np.zeros((4, 64), dtype=np.uint64)
+        self._fid = np.zeros(64, dtype=np.int64)
+        self._fkey = np.zeros(64, dtype=np.int64)
+        self._falive = np.zeros(64, dtype=bool)
+        self._fn = 0
+        # Adds not yet in their slice's tables: a slice is brought up only for a large query.
+        self._pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
 
     def __len__(self) -> int:
         """Number of live entries across all slices."""
-        return sum(len(ix) for ix in self._slices.values())
+        return int(self._falive[: self._fn].sum())
 
     @property
     def slice_keys(self) -> list[int]:
@@ -332,19 +355,41 @@ class WindowIndex:
             raise ValueError(f"{len(h)} hashes but {len(i)} ids")
         ts = np.asarray(t, dtype=np.float64)
         if ts.ndim == 0:
-            self._slice(self._key(float(ts))).add(h, i)
+            key = self._key(float(ts))
+            self._slice(key)
+            self._pending.setdefault(key, []).append((h, i))
+            self._flat_add(h, i, np.full(len(i), key, dtype=np.int64))
             return
         if ts.shape != (len(h),):
             raise ValueError(f"t must be a scalar or have shape ({len(h)},), got {ts.shape}")
         keys = np.floor(ts / self.slice_s).astype(np.int64)
         for k in np.unique(keys):
             sel = keys == k
-            self._slice(int(k)).add(h[sel], i[sel])
+            self._slice(int(k))
+            self._pending.setdefault(int(k), []).append((h[sel], i[sel]))
+        self._flat_add(h, i, keys)
+
+    def _flat_add(self, h: np.ndarray, ids: np.ndarray, keys: np.ndarray) -> None:
+        n, m = self._fn, len(ids)
+        if n + m > len(self._fid):
+            cap = max(2 * len(self._fid), n + m)
+            fh = np.zeros((4, cap), dtype=np.uint64)
+            fh[:, :n] = self._fh[:, :n]
+            self._fh = fh
+            self._fid, self._fkey, self._falive = (np.resize(a, cap) for a in (self._fid, self._fkey, self._falive))
+        self._fh[:, n : n + m] = h.T
+        self._fid[n : n + m] = ids
+        self._fkey[n : n + m] = keys
+        self._falive[n : n + m] = True
+        self._fn = n + m
 
     def remove(self, ids: np.ndarray) -> None:
         """Tombstone entries with these ids in every slice."""
+        self._flush()
         for ix in self._slices.values():
             ix.remove(ids)
+        n = self._fn
+        self._falive[:n] &= ~np.isin(self._fid[:n], np.asarray(ids, dtype=np.int64).reshape(-1))
 
     def expire(self, now: float) -> int:
         """Drop slices entirely older than ``now - window_s``; returns how many were dropped."""
@@ -353,6 +398,14 @@ class WindowIndex:
         old = [k for k in self._slices if (k + 1) * self.slice_s <= cutoff]
         for k in old:
             del self._slices[k]
+            self._pending.pop(k, None)
+        if old:
+            n = self._fn
+            keep = np.flatnonzero(~np.isin(self._fkey[:n], old))
+            m = len(keep)
+            self._fh[:, :m] = self._fh[:, keep]
+            self._fid[:m], self._fkey[:m], self._falive[:m] = self._fid[keep], self._fkey[keep], self._falive[keep]
+            self._fn = m
         return len(old)
 
     def query(
@@ -360,15 +413,39 @@ class WindowIndex:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All entries within ``max_distance`` in live slices: (query index, id, distance)."""
         q = _as_hashes(queries)
+        if len(q) * self._fn <= _FLAT_BUDGET:
+            return self._flat_query(q, int(max_distance))
+        self._flush()
         parts = [ix.query(q, max_distance) for ix in self._slices.values()]
         if not parts:
             return _empty_result()
         return _sorted_result(*(np.concatenate([p[j] for p in parts]) for j in range(3)))
 
+    def _flat_query(self, q: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same answer as the slices give, by one scan of the flat buffer."""
+        n = self._fn
+        if r < 0 or not len(q) or not n:
+            return _empty_result()
+        x = np.bitwise_xor(self._fh[None, :, :n], q[:, :, None])  # (m, 4, n)
+        d = np.bitwise_count(x).sum(axis=1, dtype=np.int32)
+        ok = d <= r
+        ok &= self._falive[:n]
+        qi, rows = np.nonzero(ok)
+        return _sorted_result(qi.astype(np.int64), self._fid[rows], d[qi, rows])
+
     def nearest(self, queries: np.ndarray, max_distance: int = 31) -> tuple[np.ndarray, np.ndarray]:
         """Closest entry per query across live slices: (ids, dist), -1 where none."""
         q = _as_hashes(queries)
         return _best_per_query(len(q), *self.query(q, max_distance))
+
+    def _flush(self) -> None:
+        """Put pending adds into their slices' tables (in one add per slice)."""
+        for key, adds in self._pending.items():
+            if len(adds) == 1:
+                self._slices[key].add(*adds[0])
+            else:
+                self._slices[key].add(np.concatenate([a[0] for a in adds]), np.concatenate([a[1] for a in adds]))
+        self._pending.clear()
 
     def _key(self, t: float) -> int:
         return int(math.floor(t / self.slice_s))
