@@ -73,15 +73,26 @@ def _mixi(*parts: int) -> int:
     return h
 
 
+_H0 = np.array([0x243F6A8885A308D3], dtype=np.uint64)
+_K0 = np.uint64(0x9E3779B97F4A7C15)
+_K1 = np.uint64(0xBF58476D1CE4E5B9)
+_K2 = np.uint64(0x94D049BB133111EB)
+_R30, _R27, _R31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
 def _vmix(*parts: np.ndarray | int) -> np.ndarray:
-    """Vectorised twin of :func:`_mixi` (uint64 arrays wrap silently)."""
-    h = np.full(1, 0x243F6A8885A308D3, dtype=np.uint64)
+    """Vectorised twin of :func:`_mixi` (uint64 arrays wrap silently); parts broadcast together."""
+    h = _H0
     for p in parts:
-        h = h ^ np.asarray(p).astype(np.uint64)
-        h = h + np.uint64(0x9E3779B97F4A7C15)
-        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        h = h ^ (h >> np.uint64(31))
+        # One fresh array per part, then in place: the renderer calls this on small batches
+        # every tick, where allocations, not arithmetic, are the cost.
+        h = np.bitwise_xor(h, np.asarray(p).astype(np.uint64))
+        h += _K0
+        h ^= h >> _R30
+        h *= _K1
+        h ^= h >> _R27
+        h *= _K2
+        h ^= h >> _R31
     return h
 
 

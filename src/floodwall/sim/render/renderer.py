@@ -20,6 +20,11 @@ from floodwall.sim.render.lookops import (
 
 
 _CHUNK = 16
+# Per-kind rows of _SHOT_RANGE (clips: (0, 1), their schedule is their own) and _MOTION, for lookups by kind.
+_SHOT_TABLE = np.array([_SHOT_RANGE.get(k, (0.0, 1.0)) for k in range(CLIP + 1)], dtype=np.float64)
+_MOTION_TABLE = np.array([(a, p0, p1, sa, s0, s1) for k in range(CLIP + 1)
+                          for a, (p0, p1), sa, (s0, s1) in [_MOTION[k]]], dtype=np.float64)
+_EIGHT = np.arange(8)[:, None]
 
 
 class _Shot:
@@ -65,11 +70,7 @@ class Renderer:
         h = _vmix(_SALT_SCHED, kinds, seeds)
         u1 = _unit(h)
         u2 = _unit(_vmix(h, 1))
-        lo = np.zeros(len(t))
-        hi = np.ones(len(t))
-        for k, (a, b) in _SHOT_RANGE.items():
-            sel = kinds == k
-            lo[sel], hi[sel] = a, b
+        lo, hi = _SHOT_TABLE[kinds].T
         length = lo + (hi - lo) * u1
         tt = t + u2 * length  # per-room phase so rooms do not cut in lockstep
         sh = np.floor(tt / length)
@@ -151,11 +152,8 @@ class Renderer:
         shot, tin = self.shots(kinds, seeds, t)
         # Motion parameters hashed from the shot key, vectorised.
         h = _vmix(_SALT_SHOT, kinds, seeds, shot)
-        amp, plo, phi, samp, slo, shi = (np.zeros(n) for _ in range(6))
-        for k, (a, (p0, p1), sa, (s0, s1)) in _MOTION.items():
-            sel = kinds == k
-            amp[sel], plo[sel], phi[sel], samp[sel], slo[sel], shi[sel] = a, p0, p1, sa, s0, s1
-        us = [_unit(_vmix(h, j)) for j in range(8)]
+        amp, plo, phi, samp, slo, shi = _MOTION_TABLE[kinds].T
+        us = _unit(_vmix(h[None, :], _EIGHT))  # (8, n): the eight motion draws of each frame
         tau = 2 * np.pi
         per = plo + (phi - plo) * us[0]
         ox = M * (0.5 + 0.5 * amp * np.sin(tau * (tin / per + us[1])))
