@@ -307,3 +307,26 @@ def test_complement_is_at_distance_256_in_every_path() -> None:
     for r in (255, 256):
         for got in (w.query(~h, r), ix.query(~h, r)):
             assert got[1].tolist() == ([7] if r == 256 else []) and got[2].tolist() == ([256] if r == 256 else [])
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_hash_index_flat_scan_and_tables_give_the_same_answers(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import floodwall.content.index as index_mod
+
+    rng = np.random.default_rng(seed)
+    base = random_hashes(rng, 5)
+    ix = HashIndex(delta_limit=16)
+    for step in range(30):
+        k = int(rng.integers(1, 9))
+        ix.add(np.stack([flip_spread(rng, base[rng.integers(0, 5)], int(rng.integers(0, 40))) for _ in range(k)]),
+               rng.integers(0, 50, k))
+        if step % 5 == 4:
+            ix.remove(rng.integers(0, 50, 4))
+        q = np.concatenate([base, random_hashes(rng, 2)])
+        for r in (0, 15, 31, 47):
+            monkeypatch.setattr(index_mod, "_FLAT_BUDGET", 1 << 30)
+            a = ix.query(q, r)
+            monkeypatch.setattr(index_mod, "_FLAT_BUDGET", 0)
+            b = ix.query(q, r)
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y)

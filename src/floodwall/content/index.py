@@ -84,6 +84,22 @@ def _distances(queries: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     return d
 
 
+def _flat_scan(
+    q: np.ndarray, hT: np.ndarray, ids: np.ndarray, alive: np.ndarray | None, r: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (query, id, distance) within r of hashes stored words-as-rows (4, n), sorted like query()."""
+    n = hT.shape[1]
+    if r < 0 or not len(q) or not n:
+        return _empty_result()
+    x = np.bitwise_xor(hT[None, :, :], q[:, :, None])  # (m, 4, n): the xor runs along n
+    d = np.bitwise_count(x).sum(axis=1, dtype=np.int32)
+    ok = d <= r
+    if alive is not None:
+        ok &= alive
+    qi, rows = np.nonzero(ok)
+    return _sorted_result(qi.astype(np.int64), ids[rows], d[qi, rows])
+
+
 def _scan(queries: np.ndarray, hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Linear scan: (query index, row, distance) of all pairs within radius."""
     qs, rs, ds = [], [], []
@@ -140,6 +156,7 @@ class HashIndex:
         self._offsets = np.zeros((_NCHUNK, _NBUCKET + 1), dtype=np.int64)
         self._n_dead = 0
         self._delta = _EMPTY_DELTA
+        self._flat: tuple[np.ndarray, np.ndarray] | None = None  # live entries as (4, n) words and ids
 
     # ------------------------------------------------------------------ updates
 
@@ -156,6 +173,7 @@ class HashIndex:
         if not len(h):
             return
         # Copy-on-add (the delta stays small), so queries never mutate shared state.
+        self._flat = None
         d_h, d_i, d_a = self._delta
         self._delta = (np.concatenate([d_h, h]), np.concatenate([d_i, i]), np.concatenate([d_a, np.ones(len(i), bool)]))
         if len(self._delta[1]) > self.delta_limit:
@@ -166,6 +184,7 @@ class HashIndex:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if not len(ids):
             return
+        self._flat = None
         hit = np.isin(self._ids, ids) & self._alive
         self._n_dead += int(hit.sum())
         self._alive &= ~hit
@@ -233,6 +252,14 @@ class HashIndex:
         r = int(max_distance)
         if r < 0 or not len(q):
             return _empty_result()
+        if len(q) * (len(self._ids) + len(self._delta[1])) <= _FLAT_BUDGET:
+            # Small: one scan of every live entry beats the probes' fixed cost; the same answer.
+            flat = self._flat
+            if flat is None:
+                d_h, d_i, d_a = self._delta
+                hs = np.concatenate([self._hashes[self._alive], d_h[d_a]])
+                flat = self._flat = (np.ascontiguousarray(hs.T), np.concatenate([self._ids[self._alive], d_i[d_a]]))
+            return _flat_scan(q, flat[0], flat[1], None, r)
         parts = [self._query_main(q, r)]
         d_h, d_i, d_a = self._delta
         if d_a.any():
@@ -424,14 +451,7 @@ class WindowIndex:
     def _flat_query(self, q: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The same answer as the slices give, by one scan of the flat buffer."""
         n = self._fn
-        if r < 0 or not len(q) or not n:
-            return _empty_result()
-        x = np.bitwise_xor(self._fh[None, :, :n], q[:, :, None])  # (m, 4, n)
-        d = np.bitwise_count(x).sum(axis=1, dtype=np.int32)
-        ok = d <= r
-        ok &= self._falive[:n]
-        qi, rows = np.nonzero(ok)
-        return _sorted_result(qi.astype(np.int64), self._fid[rows], d[qi, rows])
+        return _flat_scan(q, self._fh[:, :n], self._fid[:n], self._falive[:n], r)
 
     def nearest(self, queries: np.ndarray, max_distance: int = 31) -> tuple[np.ndarray, np.ndarray]:
         """Closest entry per query across live slices: (ids, dist), -1 where none."""
