@@ -34,8 +34,8 @@ def _strip(x: object) -> object:
     return x
 
 
-def run_once(src: Path, args: argparse.Namespace, out: Path) -> tuple[float, int, dict]:
-    """One replay in a fresh process under ``src``: (wall seconds, peak RSS in KiB, report)."""
+def run_once(src: Path, args: argparse.Namespace, out: Path) -> tuple[float, float, int, dict]:
+    """One replay in a fresh process under ``src``: (wall seconds, CPU seconds, peak RSS in KiB, report)."""
     cmd = [sys.executable, "-m", "floodwall.cli", "replay", args.scenario, "--policy", args.policy,
            "--scale", str(args.scale), "--seed", str(args.seed), "--quiet", "--json", str(out)]
     env = {**os.environ, "PYTHONPATH": str(src)}
@@ -43,11 +43,12 @@ def run_once(src: Path, args: argparse.Namespace, out: Path) -> tuple[float, int
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(src.parent))
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
+    cpu = ru.ru_utime + ru.ru_stime
     p.returncode = os.waitstatus_to_exitcode(status)
     err = p.stderr.read().decode(errors="replace") if p.stderr else ""
     if p.returncode:
         raise SystemExit(f"{src}: replay failed ({p.returncode}):\n{err[-2000:]}")
-    return wall, int(ru.ru_maxrss), json.loads(out.read_text(encoding="utf-8"))
+    return wall, cpu, int(ru.ru_maxrss), json.loads(out.read_text(encoding="utf-8"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     trees = {"base": args.base.resolve(), "this": HERE_SRC}
     walls: dict[str, list[float]] = {k: [] for k in trees}
+    cpus: dict[str, list[float]] = {k: [] for k in trees}
     rss: dict[str, list[int]] = {k: [] for k in trees}
     figures: dict[str, object] = {}
     print(f"replay {args.scenario} --policy {args.policy} --scale {args.scale:g} --seed {args.seed}; "
@@ -71,17 +73,21 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.rounds):
             order = ["base", "this"] if r % 2 == 0 else ["this", "base"]
             for name in order:
-                wall, peak, report = run_once(trees[name], args, Path(tmp) / f"{name}.json")
+                wall, cpu, peak, report = run_once(trees[name], args, Path(tmp) / f"{name}.json")
                 walls[name].append(wall)
+                cpus[name].append(cpu)
                 rss[name].append(peak)
                 fig = _strip(report.get("policies", report))
                 if name in figures and figures[name] != fig:
                     raise SystemExit(f"{name}: figures differ between rounds (the replay is not deterministic)")
                 figures[name] = fig
-                print(f"round {r + 1} {name:>4}: {wall:7.2f} s  peak RSS {peak / 1024:6.0f} MiB", flush=True)
+                print(f"round {r + 1} {name:>4}: {wall:7.2f} s wall, {cpu:7.2f} s CPU, peak RSS {peak / 1024:6.0f} MiB", flush=True)
     mb, mt = statistics.median(walls["base"]), statistics.median(walls["this"])
     print(f"median wall: base {mb:.2f} s, this {mt:.2f} s; this is {mb / mt:.2f}x faster "
           f"(per round: {', '.join(f'{b / t:.2f}x' for b, t in zip(walls['base'], walls['this']))})")
+    cb, ct = statistics.median(cpus["base"]), statistics.median(cpus["this"])
+    print(f"median CPU: base {cb:.2f} s, this {ct:.2f} s; this is {cb / ct:.2f}x faster (CPU time is steadier than "
+          f"wall time on a shared machine)")
     print(f"peak RSS: base {max(rss['base']) / 1024:.0f} MiB, this {max(rss['this']) / 1024:.0f} MiB")
     same = figures["base"] == figures["this"]
     print(f"figures equal to the baseline's: {same}")
