@@ -25,6 +25,19 @@ _SHOT_TABLE = np.array([_SHOT_RANGE.get(k, (0.0, 1.0)) for k in range(CLIP + 1)]
 _MOTION_TABLE = np.array([(a, p0, p1, sa, s0, s1) for k in range(CLIP + 1)
                           for a, (p0, p1), sa, (s0, s1) in [_MOTION[k]]], dtype=np.float64)
 _EIGHT = np.arange(8)[:, None]
+_DRAW_MEMO = 1 << 16  # keys kept per memo of hash draws
+
+
+def _sched_draws(keys: np.ndarray) -> np.ndarray:
+    """(u1, u2) per (kind, seed) row: shot length and phase draws of a room's schedule."""
+    h = _vmix(_SALT_SCHED, keys[:, 0], keys[:, 1])
+    return np.stack([_unit(h), _unit(_vmix(h, 1))], axis=1)
+
+
+def _motion_draws(keys: np.ndarray) -> np.ndarray:
+    """The eight motion draws per (kind, seed, shot) row, (m, 8)."""
+    h = _vmix(_SALT_SHOT, keys[:, 0], keys[:, 1], keys[:, 2])
+    return _unit(_vmix(h[None, :], _EIGHT)).T
 
 
 class _Shot:
@@ -57,6 +70,10 @@ class Renderer:
         self._grain = g * 3.0  # sensor grain: the texture PDQ's quality metric expects
         self.hits = 0
         self.misses = 0
+        # Hash draws that depend only on the room (schedule) or the shot (motion), kept per key:
+        # small batches every tick make a dict lookup far cheaper than re-hashing with numpy.
+        self._sched: dict[tuple[int, int], tuple[float, float]] = {}
+        self._motion: dict[tuple[int, int, int], tuple[float, ...]] = {}
 
     # -- schedules -------------------------------------------------------------------------
 
@@ -67,9 +84,7 @@ class Renderer:
         t = np.asarray(t, np.float64)
         shot = np.zeros(len(t), np.int64)
         tin = np.zeros(len(t), np.float64)
-        h = _vmix(_SALT_SCHED, kinds, seeds)
-        u1 = _unit(h)
-        u2 = _unit(_vmix(h, 1))
+        u1, u2 = self._draws(self._sched, list(zip(kinds.tolist(), seeds.tolist())), _sched_draws).T
         lo, hi = _SHOT_TABLE[kinds].T
         length = lo + (hi - lo) * u1
         tt = t + u2 * length  # per-room phase so rooms do not cut in lockstep
@@ -87,6 +102,17 @@ class Renderer:
                 shot[sel] = k
                 tin[sel] = tm - bounds[k]
         return shot, tin
+
+    @staticmethod
+    def _draws(memo: dict, keys: list[tuple[int, ...]], draw) -> np.ndarray:
+        """Rows of hash draws for keys, (n, k) float64, computed once per key (bounded memo)."""
+        missing = [k for k in dict.fromkeys(keys) if k not in memo]
+        if missing:
+            if len(memo) + len(missing) > _DRAW_MEMO:
+                memo.clear()
+            rows = draw(np.array(missing, dtype=np.int64)).tolist()
+            memo.update(zip(missing, map(tuple, rows)))
+        return np.array([memo[k] for k in keys], dtype=np.float64)
 
     # -- base images -----------------------------------------------------------------------
 
@@ -151,9 +177,9 @@ class Renderer:
             return out
         shot, tin = self.shots(kinds, seeds, t)
         # Motion parameters hashed from the shot key, vectorised.
-        h = _vmix(_SALT_SHOT, kinds, seeds, shot)
         amp, plo, phi, samp, slo, shi = _MOTION_TABLE[kinds].T
-        us = _unit(_vmix(h[None, :], _EIGHT))  # (8, n): the eight motion draws of each frame
+        keys = list(zip(kinds.tolist(), seeds.tolist(), shot.tolist()))
+        us = self._draws(self._motion, keys, _motion_draws).T  # (8, n): the eight motion draws of each frame
         tau = 2 * np.pi
         per = plo + (phi - plo) * us[0]
         ox = M * (0.5 + 0.5 * amp * np.sin(tau * (tin / per + us[1])))
