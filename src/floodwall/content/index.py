@@ -140,11 +140,10 @@ def _sorted_result(q: np.ndarray, ids: np.ndarray, d: np.ndarray) -> tuple[np.nd
 def _best_per_query(
     m: int, q: np.ndarray, ids: np.ndarray, d: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    """First row per query of results sorted by (query, distance, id), as query() returns them."""
     best_ids = np.full(m, -1, dtype=np.int64)
     best_d = np.full(m, -1, dtype=np.int32)
     if len(q):
-        order = np.lexsort((ids, d, q))
-        q, ids, d = q[order], ids[order], d[order]
         first = np.ones(len(q), dtype=bool)
         first[1:] = q[1:] != q[:-1]
         best_ids[q[first]] = ids[first]
@@ -171,6 +170,8 @@ class HashIndex:
 
     def __len__(self) -> int:
         """Number of live (not removed) entries."""
+        if self._flat is not None:  # the cached copy holds exactly the live entries
+            return len(self._flat[1])
         return len(self._ids) - self._n_dead + int(self._delta[2].sum())
 
     def add(self, hashes: np.ndarray, ids: np.ndarray) -> None:
