@@ -288,9 +288,9 @@ def test_window_flat_scan_and_slice_tables_give_the_same_answers(seed: int, monk
             sliced.remove(gone)
         q = np.concatenate([hs, ~hs[:1], base[:2]])
         r = int(rng.choice([0, 15, 31, 47, 255]))
-        monkeypatch.setattr(index_mod, "_FLAT_BUDGET", 1 << 30)
+        monkeypatch.setattr(index_mod, "_WINDOW_FLAT_BUDGET", 1 << 30)
         a = flat.query(q, r)
-        monkeypatch.setattr(index_mod, "_FLAT_BUDGET", 0)
+        monkeypatch.setattr(index_mod, "_WINDOW_FLAT_BUDGET", 0)
         b = sliced.query(q, r)
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)

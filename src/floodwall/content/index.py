@@ -32,9 +32,12 @@ _NBUCKET = 1 << 16
 _CANDIDATE_BUDGET = 1 << 16
 # Query x entry pairs per step of a linear scan.
 _SCAN_BUDGET = 1 << 16
-# A window query of at most this many query x entry pairs scans every live entry in one pass
-# instead of probing each slice's tables: for small windows the probes' fixed cost dominates.
+# A query of at most this many query x entry pairs scans every live entry in one pass instead of
+# probing the tables: for small indexes the probes' fixed cost dominates. A window's slices cost
+# more (one probe pass per slice, and bringing their tables up), so it scans up to more pairs:
+# measured crossover about 400,000 pairs (bench/RESULTS-speed.md).
 _FLAT_BUDGET = 1 << 16
+_WINDOW_FLAT_BUDGET = 1 << 18
 
 
 def _as_hashes(hashes: np.ndarray) -> np.ndarray:
@@ -450,7 +453,7 @@ class WindowIndex:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All entries within ``max_distance`` in live slices: (query index, id, distance)."""
         q = _as_hashes(queries)
-        if len(q) * self._fn <= _FLAT_BUDGET:
+        if len(q) * self._fn <= _WINDOW_FLAT_BUDGET:
             return self._flat_query(q, int(max_distance))
         self._flush()
         parts = [ix.query(q, max_distance) for ix in self._slices.values()]

@@ -106,10 +106,12 @@ class Renderer:
     @staticmethod
     def _draws(memo: dict, keys: list[tuple[int, ...]], draw) -> np.ndarray:
         """Rows of hash draws for keys, (n, k) float64, computed once per key (bounded memo)."""
-        missing = [k for k in dict.fromkeys(keys) if k not in memo]
+        uniq = dict.fromkeys(keys)
+        missing = [k for k in uniq if k not in memo]
         if missing:
             if len(memo) + len(missing) > _DRAW_MEMO:
-                memo.clear()
+                memo.clear()  # then every key of this call is missing, not only the new ones
+                missing = list(uniq)
             rows = draw(np.array(missing, dtype=np.int64)).tolist()
             memo.update(zip(missing, map(tuple, rows)))
         return np.array([memo[k] for k in keys], dtype=np.float64)
