@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from itertools import combinations
 
 import numpy as np
@@ -377,6 +378,7 @@ class WindowIndex:
         self._fn = 0
         # Adds not yet in their slice's tables: a slice is brought up only for a large query.
         self._pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._flush_lock = threading.Lock()
 
     def __len__(self) -> int:
         """Number of live entries across all slices."""
@@ -473,12 +475,13 @@ class WindowIndex:
 
     def _flush(self) -> None:
         """Put pending adds into their slices' tables (in one add per slice)."""
-        for key, adds in self._pending.items():
-            if len(adds) == 1:
-                self._slices[key].add(*adds[0])
-            else:
-                self._slices[key].add(np.concatenate([a[0] for a in adds]), np.concatenate([a[1] for a in adds]))
-        self._pending.clear()
+        with self._flush_lock:  # a query may flush: concurrent queries must not add twice
+            pending, self._pending = self._pending, {}
+            for key, adds in pending.items():
+                if len(adds) == 1:
+                    self._slices[key].add(*adds[0])
+                else:
+                    self._slices[key].add(np.concatenate([a[0] for a in adds]), np.concatenate([a[1] for a in adds]))
 
     def _key(self, t: float) -> int:
         return int(math.floor(t / self.slice_s))
