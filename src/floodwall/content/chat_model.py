@@ -58,6 +58,7 @@ class ChatClassifier:
 
     def score_many(self, texts: Sequence[str]) -> np.ndarray:
         """Scores for a batch of lines (vectorised n-gram hashing), shape ``(len(texts),)``."""
+        texts = texts if isinstance(texts, list) else list(texts)
         seen = self._seen
         out = np.empty(len(texts), dtype=np.float64)
         todo: dict[str, list[int]] = {}
