@@ -104,6 +104,47 @@ def _serve_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from floodwall.sim.evalsets import load_sets
+    from floodwall.sim.evaluate import matrix_html, matrix_text, run_eval
+    from floodwall.sim.provenance import cli_command
+    from floodwall.sim.scenario import ScenarioError, load_scenario
+
+    chosen = load_sets().get(args.set)
+    families = [f.strip() for f in args.families.split(",") if f.strip()] if args.families else list(chosen.families)
+    seeds = args.seeds or list(chosen.seeds)
+    policies = args.policy or ["manual", "floodwall"]
+    if len(policies) != 2:
+        print("floodwall eval: --policy twice (the baseline, then the policy), or not at all", file=sys.stderr)
+        return 2
+    for name in policies:
+        load_policy(name)
+    for f in families:
+        try:
+            load_scenario(f)  # fail fast on a bad family name, before minutes of simulation
+        except ScenarioError as exc:
+            print(f"floodwall eval: --families: {exc}", file=sys.stderr)
+            return 2
+    print(f"{len(families)} families x {len(seeds)} seeds at scale {args.scale:g} ({args.set} set), "
+          f"{policies[0]} vs {policies[1]}", flush=True)
+    def done(c: dict) -> None:
+        if not args.quiet:
+            print(f"  {c['family']} seed {c['seed']}: {'bars met' if c['all_pass'] else 'bars missed'} "
+                  f"({c['wall_seconds']:g} s)", flush=True)
+
+    result = run_eval(families, seeds, scale=args.scale, policies=(policies[0], policies[1]), jobs=args.jobs,
+                      progress=not args.quiet, on_cell=done)
+    result["set"], result["command"] = args.set, cli_command(args.argv)
+    print(matrix_text(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")
+        print(f"JSON: {args.json}")
+    if args.html:
+        Path(args.html).write_text(matrix_html(result), encoding="utf-8")
+        print(f"HTML: {args.html}")
+    return 0
+
+
 def _record(args: argparse.Namespace) -> int:
     from floodwall.sim.record import ASK_ABOVE, record
     from floodwall.sim.scenario import load_scenario
@@ -333,6 +374,18 @@ def main(argv: list[str] | None = None) -> int:
     rc.add_argument("--yes", action="store_true", help="write even when the log is over 250 MB")
     rc.add_argument("--quiet", action="store_true")
     rc.set_defaults(func=_record)
+
+    ev = sub.add_parser("eval", help="the scenario library: every family x seed, baseline vs policy, as a matrix of bars")
+    ev.add_argument("--set", default="test", choices=["tune", "test"], help="data/eval-sets.toml (default test)")
+    ev.add_argument("--families", help="comma-separated family names (default: the set's)")
+    ev.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the set's)")
+    ev.add_argument("--scale", type=_scale, default=0.01, help="fraction of the platform's size (default 0.01)")
+    ev.add_argument("--policy", action="append", help="baseline then policy (default: manual, floodwall)")
+    ev.add_argument("--jobs", type=int, default=1, help="cells played in parallel processes (default 1)")
+    ev.add_argument("--json", help="write the matrix as JSON here")
+    ev.add_argument("--html", help="write the matrix as an HTML page here")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(func=_eval)
 
     sc = sub.add_parser("schema", help="the event reference: JSON Schema generated from events.py")
     sc.add_argument("what", choices=["events"])

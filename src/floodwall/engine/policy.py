@@ -65,11 +65,17 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class Scheduled:
-    """An action a policy takes at a fixed time (e.g. the baseline's global shutdown)."""
+    """An action a policy takes at a fixed time, or a while after the incident reaches a level.
+
+    ``after`` (a level name) with ``after_minutes``: the baseline's global shutdown is a response to
+    the incident, so it fires that long after the level is first reached, whenever that is.
+    """
 
     action: str
-    at: float
+    at: float | None
     minutes: float
+    after: str | None = None
+    after_minutes: float = 0.0
 
 
 @dataclass
@@ -116,6 +122,26 @@ def _parse_time(value: Any, where: str) -> float:
         raise PolicyError(f"`at` must be an ISO 8601 time with offset: {exc}") from None
 
 
+def _scheduled(s: dict, where: str) -> Scheduled:
+    """One [[scheduled]] entry: `at` a time, or `after` a level plus `after_minutes`."""
+    from floodwall.events import INCIDENT_LEVELS as LEVELS
+
+    extra = set(s) - {"action", "at", "after", "after_minutes", "minutes"}
+    if extra:
+        raise PolicyError(f"unknown keys {sorted(extra)}")
+    if ("at" in s) == ("after" in s):
+        raise PolicyError("give exactly one of `at` (a time) and `after` (an incident level)")
+    minutes = float(s.get("minutes", 60))
+    if "at" in s:
+        return Scheduled(action=s["action"], at=_parse_time(s["at"], where), minutes=minutes)
+    if s["after"] not in LEVELS[1:]:
+        raise PolicyError(f"`after` must be one of {', '.join(LEVELS[1:])}, not {s['after']!r}")
+    after_minutes = float(s.get("after_minutes", 0))
+    if after_minutes < 0 or minutes <= 0:
+        raise PolicyError("`after_minutes` must be >= 0 and `minutes` > 0")
+    return Scheduled(action=s["action"], at=None, minutes=minutes, after=s["after"], after_minutes=after_minutes)
+
+
 def parse_policy(text: str, source: str = "<string>") -> Policy:
     """Parse, check and compile a policy file's text; raise PolicyError listing every problem found."""
     try:
@@ -149,8 +175,7 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
             problems.append(f"{where}: action must be 'pause_all'")
             continue
         try:
-            scheduled.append(Scheduled(action=s["action"], at=_parse_time(s.get("at"), where),
-                                       minutes=float(s.get("minutes", 60))))
+            scheduled.append(_scheduled(s, where))
         except (PolicyError, TypeError, ValueError) as exc:
             problems.append(f"{where}: {exc}")
     if problems:

@@ -57,6 +57,18 @@ def coded_line(rng: np.random.Generator) -> str:
     return forms[int(rng.integers(0, len(forms)))]
 
 
+_HOMOGLYPHS = {"v": "ѵ", "x": "х", "q": "ԛ", "t": "т", "g": "ɡ", "w": "ա", "e": "е", "o": "о", "a": "а",
+               "c": "с", "p": "р", "微": "徾", "信": "言", "薇": "蔵", "加": "伽", "扣": "叩"}
+
+
+def obfuscated(rng: np.random.Generator, line: str) -> str:
+    """The line again in look-alike letters, with its digits spaced out or full-width."""
+    out = "".join(_HOMOGLYPHS.get(c, c) if rng.random() < 0.7 else c for c in line)
+    if rng.random() < 0.5:
+        return "".join(f"{c} " if c.isdigit() else c for c in out).rstrip()
+    return "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in out)
+
+
 def honest_line(rng: np.random.Generator) -> str:
     """Ordinary chatter."""
     return _HONEST[int(rng.integers(0, len(_HONEST)))]

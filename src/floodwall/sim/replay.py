@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -13,7 +14,7 @@ from floodwall.adapters.store import SqlStore
 from floodwall.adapters.store import reports as reports_table
 from floodwall.clock import VirtualClock
 from floodwall.engine.engine import Engine
-from floodwall.engine.policy import Policy, load_policy
+from floodwall.engine.policy import Policy, Scheduled, load_policy
 from floodwall.engine.signals import PhoneRanges
 from floodwall.events import DeadLetters, Event, FrameSampled, StreamStarted
 from floodwall.progress import tqdm  # tqdm on a terminal, whole lines in a log file
@@ -117,7 +118,8 @@ def run_policy(
         record(backfill)
     log.append(backfill)
     handle(log.take())
-    schedule = sorted(policy.scheduled, key=lambda s: s.at)
+    schedule = sorted((s for s in policy.scheduled if s.at is not None), key=lambda s: s.at)
+    on_incident = [s for s in policy.scheduled if s.after is not None]  # fire relative to the incident
     t = platform.t0
     steps = int((platform.t_end - platform.t0) / TICK)
     queue_depth: list[int] = []  # open review items at the end of each minute (the report's queue plot)
@@ -131,10 +133,13 @@ def run_policy(
         clock.advance_to(t + TICK)
         handle(log.take())
         courier.poll(clock.now())
+        if on_incident:
+            schedule = _incident_due(engine, on_incident, schedule)
         while schedule and schedule[0].at < t + TICK:
             s = schedule.pop(0)
             platform.pause_all(clock.now(), clock.now() + s.minutes * 60)
-            engine.pause_all(f"scheduled {s.action} for {s.minutes:g} min")
+            why = (f"{s.after_minutes:g} min after the incident reached {s.after}" if s.after else "scheduled")
+            engine.pause_all(f"{why}: {s.action} for {s.minutes:g} min")
         t += TICK
         if k % 60 == 59:
             bar.update(1)
@@ -155,6 +160,24 @@ def run_policy(
     if hasattr(classifier, "max_seen"):
         result["image_model_max_scores"] = {k: round(v, 4) for k, v in classifier.max_seen.items()}
     return result
+
+
+def _incident_due(engine, waiting: list[Scheduled], schedule: list[Scheduled]) -> list[Scheduled]:
+    """Move entries whose incident level has been reached into the timed schedule (``waiting`` shrinks)."""
+    from floodwall.response.levels import LEVELS
+
+    resp = getattr(engine, "responder", None)
+    if resp is None:
+        return schedule
+    changes = resp.tracker.changes
+    for s in list(waiting):
+        need = LEVELS.index(s.after)
+        first = next((c.t for c in changes if c.level >= need), None)
+        if first is not None:
+            waiting.remove(s)
+            schedule = sorted([*schedule, dataclasses.replace(s, at=first + s.after_minutes * 60)],
+                              key=lambda x: x.at)
+    return schedule
 
 
 def run_replay(
@@ -184,10 +207,17 @@ def run_replay(
 
 
 def record_events(scenario: Scenario, policy: str, *, seed: int, scale: float, path: str | Path,
-                  progress: bool = True) -> int:
-    """Write the events a platform sent during a replay (the engine's view, no truth) to JSON Lines."""
+                  progress: bool = True, labels: str | Path | None = None) -> int:
+    """Write the events a platform sent during a replay (the engine's view, no truth) to JSON Lines.
+
+    ``labels``: also write the attack streams' ids there, one a line (the truth, in its own file).
+    """
     buf: list[Event] = []
-    run_policy(scenario, load_policy(policy), seed=seed, scale=scale, record=buf.extend, progress=progress)
+    kept: dict = {}
+    run_policy(scenario, load_policy(policy), seed=seed, scale=scale, record=buf.extend, progress=progress, keep=kept)
+    if labels is not None:
+        attack = sorted(sid for sid, st in kept["platform"].streams.items() if st.attack)
+        Path(labels).write_text("".join(f"{s}\n" for s in attack), encoding="utf-8")
     return write_jsonl(path, buf)
 
 

@@ -9,26 +9,26 @@ from pathlib import Path
 import msgspec
 
 from floodwall import shipped
+from floodwall.sim.tactics import (
+    Chat,
+    CoBroadcast,
+    Content,
+    Insider,
+    LogNormal,
+    Network,
+    ReportStorm,
+    Sourcing,
+    Spec,
+    Surge,
+    Switch,
+    Timing,
+)
 
-
-class Spec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """Base for scenario sections: unknown keys are errors."""
-
-
-class LogNormal(Spec, kw_only=True):
-    """A heavy-tailed quantity: median, log-space sigma, and a cap."""
-
-    median: float
-    sigma: float
-    max: float = 1e9
-
-
-class CoBroadcast(Spec, kw_only=True):
-    """A public event shown by many honest rooms at once (a match, a concert)."""
-
-    start: datetime
-    minutes: float
-    rooms: int  # at scale 1
+__all__ = ["CoBroadcast", "LogNormal", "ReportStorm", "Scenario", "ScenarioError", "Surge", "load_scenario",
+           "parse_scenario", "resolve_scenario_path"]
+LOOKS = ("none", "mild", "strong", "broadcast")
+KINDS = ("merchant", "gamer", "chat", "outdoor")
+TARGETS = ("top_merchants", "top_gamers", "random_merchants", "random_gamers", "random")
 
 
 class Platform(Spec, kw_only=True):
@@ -50,6 +50,8 @@ class Platform(Spec, kw_only=True):
     agency_accounts: int = 25  # honest accounts run from each office network
     family_device_share: float = 0.1  # accounts sharing a device with one or two others
     co_broadcasts: list[CoBroadcast] = []
+    surges: list[Surge] = []  # honest creators going live together (agency offices, campaigns)
+    travellers_share: float = 0.005  # honest streamers who log in tonight from a new device and network
     chat_per_minute: float = 1.0  # sampled chat lines per honest room
     honest_reports_per_hour: float = 0.05  # per honest room, mostly mistaken
     partner_api_share: float = 0.01  # honest integrations that use whitelist scopes every night
@@ -73,6 +75,7 @@ class Attack(Spec, kw_only=True):
     register_lead_minutes: float = 90.0  # mass registration runs this long before the attack
     accounts_per_device: float = 6.0  # emulator farms: accounts per device id
     unique_device_share: float = 0.4  # accounts that spoof a fresh device id
+    emulator_share: float = 0.0  # accounts on emulator instances: a fresh device id at every go-live
     proxy_blocks: int = 150  # /24s the attack's traffic comes from, at scale 1
     phone_blocks: int = 300  # number blocks its SMS-code services sell from, at scale 1
     clips: int = 6
@@ -85,6 +88,14 @@ class Attack(Spec, kw_only=True):
     false_report_targets: int = 200  # honest merchants mass-reported, at scale 1
     false_reporters: int = 2_000  # fresh accounts doing it, at scale 1
     false_reports_each: int = 5
+    false_report_reason: str = "other"  # what the attack's own report ring claims
+    sourcing: Sourcing = Sourcing()
+    network: Network = Network()
+    insider: Insider = Insider()
+    content: Content = Content()
+    chat: Chat = Chat()
+    timing: Timing = Timing()
+    switch: Switch = Switch()
 
 
 class Classifier(Spec, kw_only=True):
@@ -114,6 +125,7 @@ class Scenario(Spec, kw_only=True):
     attack: Attack = Attack()
     classifier: Classifier = Classifier()
     reviewers: Reviewers = Reviewers()
+    reports: list[ReportStorm] = []  # report storms against honest groups, with or without an attack
     sample_every: float = 10.0  # the platform's default snapshot interval
     frame_size: int = 64
 
@@ -122,12 +134,54 @@ class Scenario(Spec, kw_only=True):
             raise ValueError("`end` must be after `start`")
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("`start` and `end` need a UTC offset, e.g. 2025-12-22T21:30:00+08:00")
-        a = self.attack
-        total = a.registered_share + a.sleeper_share + a.hijacked_share
+        _non_negative(msgspec.to_builtins(self), "")
+        a, src = self.attack, self.attack.sourcing
+        total = a.registered_share + a.sleeper_share + a.hijacked_share + src.session_theft_share + src.bought_aged_share
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"attack shares (registered, sleeper, hijacked) must add up to 1, not {total}")
-        if a.look not in ("none", "mild", "strong"):
-            raise ValueError(f"attack.look must be none, mild or strong, not {a.look!r}")
+            raise ValueError("attack shares (registered, sleeper, hijacked, sourcing.session_theft, "
+                             f"sourcing.bought_aged) must add up to 1, not {total}")
+        for where, net in (("attack.network", a.network), ("attack.switch.network", a.switch.network)):
+            if net is not None and abs(net.datacenter + net.residential + net.carrier_nat - 1.0) > 1e-6:
+                raise ValueError(f"{where}: datacenter + residential + carrier_nat must add up to 1")
+        for where, look in (("attack.look", a.look), ("attack.switch.look", a.switch.look or "mild")):
+            if look not in ("none", "mild", "strong"):
+                raise ValueError(f"{where} must be none, mild or strong, not {look!r}")
+        for j, cb in enumerate(self.platform.co_broadcasts):
+            if cb.look not in LOOKS:
+                raise ValueError(f"platform.co_broadcasts[{j}].look must be one of {', '.join(LOOKS)}")
+        for j, sg in enumerate(self.platform.surges):
+            if sg.kind not in KINDS or sg.network not in ("own", "office"):
+                raise ValueError(f"platform.surges[{j}]: kind must be one of {', '.join(KINDS)}, "
+                                 "network 'own' or 'office'")
+        for j, rs in enumerate(self.reports):
+            if rs.target not in TARGETS:
+                raise ValueError(f"reports[{j}].target must be one of {', '.join(TARGETS)}")
+        kinds = self.platform.kinds
+        if set(kinds) - set(KINDS) or (self.platform.honest_streams > 0 and sum(kinds.values()) <= 0):
+            raise ValueError(f"platform.kinds: shares of {', '.join(KINDS)}, not all zero")
+        if src.sleeper_phone not in ("virtual", "ordinary"):
+            raise ValueError("attack.sourcing.sleeper_phone must be 'virtual' or 'ordinary'")
+        if a.insider.share > 0 and a.insider.principals < 1:
+            raise ValueError("attack.insider.principals must be at least 1 when attack.insider.share > 0")
+        shares = {"attack.registered_share": a.registered_share, "attack.unique_device_share": a.unique_device_share,
+                  "attack.insider.share": a.insider.share, "attack.chat.obfuscated_share": a.chat.obfuscated_share,
+                  "attack.coded_share": a.coded_share, "attack.api_abuse_share": a.api_abuse_share,
+                  "platform.new_creator_share": self.platform.new_creator_share}
+        for where, x in shares.items():
+            if x > 1:
+                raise ValueError(f"{where} is a share: at most 1, not {x}")
+
+
+def _non_negative(data, where: str) -> None:
+    """Every number in a scenario is a count, a share, a time span or a rate: none may be negative."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            _non_negative(v, f"{where}.{k}" if where else k)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _non_negative(v, f"{where}[{i}]")
+    elif isinstance(data, (int, float)) and not isinstance(data, bool) and data < 0:
+        raise ValueError(f"{where} must not be negative, not {data}")
 
 
 class ScenarioError(ValueError):

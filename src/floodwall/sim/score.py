@@ -89,6 +89,12 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
         # The honest merchants a report-flooding ring went after, and how many of them went down.
         "false_report_targets": len(platform.false_report_targets),
         "false_report_targets_interrupted": sum(1 for s in interrupted if s.id in platform.false_report_targets),
+        # Honest rooms of a co-broadcast (one public event relayed by many) and of a surge (many going live at once).
+        "co_broadcast_rooms": sum(1 for s in originals if s.group == "co_broadcast"),
+        "co_broadcast_rooms_interrupted": sum(1 for s in interrupted if s.group == "co_broadcast"),
+        "surge_rooms": sum(1 for s in originals if s.group == "surge"),
+        "surge_rooms_interrupted": sum(1 for s in interrupted if s.group == "surge"),
+        **principal_figures(platform, engine),
         "legit_streams_limited": limited,
         "legit_streamer_minutes_lost": round(lost, 1),
         "review_items": engine.review.created,
@@ -125,6 +131,22 @@ def score(platform, engine, reviewers, wall_seconds: float) -> dict:
             "exposure_viewer_minutes": [round(x, 1) for x in exp_series],
             "live_legit_streams": [int(x) for x in legit_series],
         },
+    }
+
+
+def principal_figures(platform, engine) -> dict:
+    """API principals (service keys) the engine flagged, judged against the stolen keys the attack used.
+
+    A principal counts as flagged when the engine names it in ``flagged_principals`` (a set the engine
+    may keep) or orders an action with subject "principal" (counted by the platform as it applies orders).
+    """
+    flagged = set(getattr(engine, "flagged_principals", ()) or ()) | platform.principals_ordered
+    bad = platform.truth.attack_principals
+    return {
+        "attack_principals": len(bad),
+        "principals_flagged": len(flagged),
+        "attack_principals_flagged": len(flagged & bad),
+        "honest_principals_flagged": len(flagged - bad),
     }
 
 

@@ -12,6 +12,7 @@ class Truth:
 
     attack_accounts: set[str] = field(default_factory=set)
     hijacked_accounts: set[str] = field(default_factory=set)
+    attack_principals: set[str] = field(default_factory=set)  # stolen internal keys the attack used
     attack_streams: dict[str, Any] = field(default_factory=dict)  # stream id -> SimStream
     legit_streams: dict[str, Any] = field(default_factory=dict)
 

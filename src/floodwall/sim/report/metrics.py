@@ -87,6 +87,14 @@ REPLAY: list[Metric] = [
     Metric("false_report_targets_interrupted", "mass-reported merchants interrupted", "count",
            "Honest merchants that a report-flooding ring went after, and how many of them were interrupted.",
            "lower", of="false_report_targets"),
+    Metric("co_broadcast_rooms_interrupted", "co-broadcast rooms interrupted", "count",
+           "Honest rooms relaying one public event together (near-duplicate frames in every room), and how many "
+           "of them were interrupted.", "lower", of="co_broadcast_rooms"),
+    Metric("attack_principals_flagged", "stolen service keys flagged", "count",
+           "Internal API keys the attack used to start rooms, and how many of them the engine flagged.",
+           "higher", of="attack_principals"),
+    Metric("honest_principals_flagged", "honest API principals flagged", "count",
+           "API principals flagged that the attack never used (partners, internal services).", "lower"),
     Metric("legit_streams_limited", "honest rooms limited", "count",
            "Limited: kept off the recommendation and nearby pages for a while (the room stays live; its "
            "audience falls to about 3%). Probation of untrusted accounts during an incident is a limit.",
