@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,6 +19,7 @@ from floodwall.content.chat import (
     load_lines,
     normalize,
     train,
+    weights_path,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -176,15 +181,67 @@ def test_threshold_attribute_and_scores_in_range(clf: ChatClassifier) -> None:
     assert clf.score("hello") == pytest.approx(float(s[0]))
 
 
-def test_training_ignores_test_split() -> None:
+@pytest.fixture(scope="module")
+def fresh() -> ChatClassifier:
+    return train()  # the only training in this file but one: processes load shipped weights
+
+
+def test_training_ignores_test_split(fresh: ChatClassifier) -> None:
     # Flipping every test label must not change the model or its threshold: nothing is tuned on test.
     lines = load_lines()
     flipped = [ChatLine(1 - ln.label, ln.split, ln.text) if ln.split == "test" else ln for ln in lines]
-    a, b = train(lines), train(flipped)
-    assert a.threshold == b.threshold
+    b = train(flipped)
+    assert fresh.threshold == b.threshold
     probe = ["加我vx lily0825", "主播晚上好"]
-    assert np.allclose(a.score_many(probe), b.score_many(probe))
-    assert a.train_seconds < 2.0
+    assert np.allclose(fresh.score_many(probe), b.score_many(probe))
+    assert fresh.train_seconds < 2.0
+
+
+def test_shipped_weights_reproduce_from_the_script(fresh: ChatClassifier) -> None:
+    from floodwall.data.train_chat_model import build, same_weights
+
+    assert same_weights(fresh, default_classifier())
+    _, record = build()
+    shipped = json.loads(weights_path().with_suffix(".json").read_text(encoding="utf-8"))
+    assert record["heldout"] == shipped["heldout"]
+    assert record["threshold"] == shipped["threshold"] == default_classifier().threshold
+    assert record["data_sha256"] == shipped["data_sha256"]  # the weights belong to the shipped lines
+
+
+def test_default_classifier_loads_without_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    import floodwall.content.chat_train as chat_train
+
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("default_classifier() trained")
+
+    monkeypatch.setattr(chat_train, "_fit", boom)
+    monkeypatch.setattr(chat_train, "train", boom)
+    default_classifier.cache_clear()
+    try:
+        t0 = time.perf_counter()
+        clf = default_classifier()
+        ms = (time.perf_counter() - t0) * 1e3
+    finally:
+        default_classifier.cache_clear()
+    assert clf.train_seconds == 0.0 and clf.cv_scores is None
+    assert ms < 200, f"loading took {ms:.0f} ms"  # measured ~3-6 ms; loose for a loaded machine
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [("meta", lambda z: {**z, "meta": np.array('{"format": "other"}')}),
+     ("cols", lambda z: {**z, "cols": z["cols"][:-1]}),
+     ("cols", lambda z: {**z, "cols": z["cols"] + (1 << 21)})],
+)
+def test_bad_weights_file_is_refused_naming_the_field(tmp_path: Path, field: str, change: object) -> None:
+    from floodwall.content.chat_model import load_weights
+
+    with np.load(weights_path()) as z:
+        data = change({k: z[k] for k in z.files})  # type: ignore[operator]
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **data)
+    with pytest.raises(ValueError, match=field):
+        load_weights(bad)
 
 
 def test_heldout_precision_recall(clf: ChatClassifier) -> None:

@@ -262,3 +262,71 @@ def test_window_rejects_bad_config():
     w = WindowIndex(window_s=10)
     with pytest.raises(ValueError):
         w.add(np.zeros((2, 4), np.uint64), [1, 2], t=np.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_window_flat_scan_and_slice_tables_give_the_same_answers(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small windows are scanned in one pass, large ones probed per slice: the answer must not depend
+    # on which, through adds at several times, removals, expiry and a distance-256 complement.
+    import floodwall.content.index as index_mod
+
+    rng = np.random.default_rng(seed)
+    base = random_hashes(rng, 6)
+    flat, sliced = WindowIndex(window_s=20.0, slice_s=5.0, delta_limit=8), WindowIndex(window_s=20.0, slice_s=5.0)
+    for step in range(40):
+        now = step * 1.5
+        k = int(rng.integers(1, 6))
+        hs = np.stack([flip_spread(rng, base[rng.integers(0, 6)], int(rng.integers(0, 40))) for _ in range(k)])
+        ids = rng.integers(0, 30, k)
+        t = now if step % 3 else now + rng.uniform(0, 1.5, k)
+        for w in (flat, sliced):
+            w.expire(now)
+            w.add(hs, ids, t)
+        if step % 7 == 6:
+            gone = rng.integers(0, 30, 3)
+            flat.remove(gone)
+            sliced.remove(gone)
+        q = np.concatenate([hs, ~hs[:1], base[:2]])
+        r = int(rng.choice([0, 15, 31, 47, 255]))
+        monkeypatch.setattr(index_mod, "_WINDOW_FLAT_BUDGET", 1 << 30)
+        a = flat.query(q, r)
+        monkeypatch.setattr(index_mod, "_WINDOW_FLAT_BUDGET", 0)
+        b = sliced.query(q, r)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+        assert len(flat) == len(sliced) and flat.slice_keys == sliced.slice_keys
+
+
+def test_complement_is_at_distance_256_in_every_path() -> None:
+    # The scans sum four popcounts in one byte lane, which wraps at 256: it must be put back.
+    h = random_hashes(np.random.default_rng(4), 1)
+    w = WindowIndex(window_s=10.0)
+    w.add(h, [7], t=0.0)
+    ix = HashIndex()
+    ix.add(h, [7])
+    for r in (255, 256):
+        for got in (w.query(~h, r), ix.query(~h, r)):
+            assert got[1].tolist() == ([7] if r == 256 else []) and got[2].tolist() == ([256] if r == 256 else [])
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_hash_index_flat_scan_and_tables_give_the_same_answers(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import floodwall.content.index as index_mod
+
+    rng = np.random.default_rng(seed)
+    base = random_hashes(rng, 5)
+    ix = HashIndex(delta_limit=16)
+    for step in range(30):
+        k = int(rng.integers(1, 9))
+        ix.add(np.stack([flip_spread(rng, base[rng.integers(0, 5)], int(rng.integers(0, 40))) for _ in range(k)]),
+               rng.integers(0, 50, k))
+        if step % 5 == 4:
+            ix.remove(rng.integers(0, 50, 4))
+        q = np.concatenate([base, random_hashes(rng, 2)])
+        for r in (0, 15, 31, 47):
+            monkeypatch.setattr(index_mod, "_FLAT_BUDGET", 1 << 30)
+            a = ix.query(q, r)
+            monkeypatch.setattr(index_mod, "_FLAT_BUDGET", 0)
+            b = ix.query(q, r)
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y)

@@ -274,3 +274,15 @@ def test_hamming_extremes():
     z = np.zeros(4, np.uint64)
     assert pdq.hamming(z, ~z) == 256
     assert pdq.hamming(z, z) == 0
+
+
+def test_batched_hash_quality_and_mirror_equal_one_at_a_time() -> None:
+    # Hash and mirror share one median pass, quality one buffer: rows must not see each other.
+    from floodwall.sim.render import sample_frames
+
+    frames = sample_frames(9, size=64, seed=3)
+    h, q, m = pdq.hash_frames(frames, with_mirror=True)
+    for i in range(len(frames)):
+        hi, qi, mi = pdq.hash_frames(frames[i : i + 1], with_mirror=True)
+        assert (hi[0] == h[i]).all() and qi[0] == q[i] and (mi[0] == m[i]).all()
+    assert not (h == m).all(axis=1).all()  # the mirror hash is its own

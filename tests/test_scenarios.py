@@ -255,3 +255,24 @@ def test_eval_prints_the_matrix_and_writes_json_and_html(tmp_path, capsys):
     assert "<table>" in page.read_text() and tiny in page.read_text()
     assert main(["eval", "--families", "no-such-family", "--seeds", "1"]) == 2
     assert "no-such-family" in capsys.readouterr().err
+
+
+def test_honest_surges_and_a_storm_on_the_most_watched_merchants():
+    p = SimPlatform(load_scenario("honest-surge-storm"), seed=1, scale=0.02)
+    assert not p.truth.attack_streams and not p.pool
+    surge = [s for s in p.truth.legit_streams.values() if s.group == "surge"]
+    office = [s for s in surge if s.start < p.sc.platform.surges[1].start.timestamp()]
+    assert len(office) == 6 and len({s.ip.rsplit(".", 1)[0] for s in office}) == 1
+    assert len({s.device for s in office}) <= 20
+    midnight = [s for s in surge if s not in office]
+    assert max(s.start for s in midnight) - min(s.start for s in midnight) <= 60
+    relays = [s for s in p.truth.legit_streams.values() if s.group == "co_broadcast"]
+    assert any(s.account.registered > p.t0 for s in relays)  # fresh accounts relay too
+    from floodwall.sim.render import MERCHANT
+
+    rs = p.sc.reports[0]
+    t0, t1 = rs.start.timestamp(), rs.start.timestamp() + rs.minutes * 60
+    live = [s for s in p.truth.legit_streams.values() if s.kind == MERCHANT and s.start < t1 and s.planned_end > t0]
+    top = sorted(live, key=lambda s: -s.peak)[:len(p.false_report_targets)]
+    assert p.false_report_targets == {s.id for s in top}
+    assert all(reason == "illegal_content" for _, reason in p.storm_reports)

@@ -62,8 +62,8 @@ def test_a_message_the_worker_cannot_decode_is_dead_lettered_and_the_worker_move
     items = wait_for(lambda: [d for d in dead(backend) if "does not decode" in d["reason"]], timeout=10)
     assert len(items) == 2 and all("length <= 64" in d["reason"] for d in items)
     with backend.store.engine.connect() as conn:
-        done = set(conn.execute(sa.select(log_batches.c.partition, log_batches.c.seq)
-                                .where(log_batches.c.run == backend.run)).tuples())
+        done = {tuple(r) for r in conn.execute(sa.select(log_batches.c.partition, log_batches.c.seq)
+                                               .where(log_batches.c.run == backend.run))}
     assert {(0, seqs[0]), (1, seqs[1])} <= done  # both offsets moved past the poison
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from itertools import combinations
 
 import numpy as np
@@ -32,6 +33,12 @@ _NBUCKET = 1 << 16
 _CANDIDATE_BUDGET = 1 << 16
 # Query x entry pairs per step of a linear scan.
 _SCAN_BUDGET = 1 << 16
+# A query of at most this many query x entry pairs scans every live entry in one pass instead of
+# probing the tables: for small indexes the probes' fixed cost dominates. A window's slices cost
+# more (one probe pass per slice, and bringing their tables up), so it scans up to more pairs:
+# measured crossover about 400,000 pairs (bench/RESULTS-speed.md).
+_FLAT_BUDGET = 1 << 16
+_WINDOW_FLAT_BUDGET = 1 << 18
 
 
 def _as_hashes(hashes: np.ndarray) -> np.ndarray:
@@ -69,6 +76,43 @@ def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return base + np.arange(total, dtype=np.int64)
 
 
+def _distances(queries: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Hamming distances (b, n) uint32 of every query to every hash."""
+    x = np.bitwise_xor(queries[:, None, :], hashes[None, :, :])
+    # Four per-word popcounts (each <= 64) summed by one multiply into the top byte of a uint32:
+    # far cheaper than .sum(axis=2). It wraps only at 256 (all four words 64), put back below.
+    v = np.bitwise_count(x).view(np.uint32).reshape(len(queries), len(hashes))
+    d = v * np.uint32(0x01010101)
+    d >>= np.uint32(24)
+    d[v == np.uint32(0x40404040)] = 256
+    return d
+
+
+def _flat_scan(
+    q: np.ndarray, hT: np.ndarray, ids: np.ndarray, alive: np.ndarray | None, r: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (query, id, distance) within r of hashes stored words-as-rows (4, n), sorted like query()."""
+    n = hT.shape[1]
+    if r < 0 or not len(q) or not n:
+        return _empty_result()
+    # Half the words first: a pair within r is within r on them, and few pairs are (random hashes
+    # differ in ~64 of 128 bits); the whole distance is then taken for those candidates only.
+    half = np.bitwise_count(np.bitwise_xor(hT[None, :2, :], q[:, :2, None]))  # (m, 2, n) uint8
+    part = np.add(half[:, 0], half[:, 1], dtype=np.int32).ravel()
+    cand = np.flatnonzero(part <= r)
+    qi = cand // n
+    rows = cand - qi * n
+    if alive is not None:
+        keep = alive[rows]
+        qi, rows, part = qi[keep], rows[keep], part[cand[keep]]
+    else:
+        part = part[cand]
+    rest = np.bitwise_count(np.bitwise_xor(hT[2:, rows], q[qi, 2:].T))  # (2, k) uint8
+    d = part + rest[0] + rest[1]
+    ok = d <= r
+    return _sorted_result(qi[ok], ids[rows[ok]], d[ok])
+
+
 def _scan(queries: np.ndarray, hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Linear scan: (query index, row, distance) of all pairs within radius."""
     qs, rs, ds = [], [], []
@@ -77,12 +121,11 @@ def _scan(queries: np.ndarray, hashes: np.ndarray, radius: int) -> tuple[np.ndar
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
     step = max(1, _SCAN_BUDGET // n)
     for s in range(0, len(queries), step):
-        x = np.bitwise_xor(queries[s : s + step, None, :], hashes[None, :, :])
-        d = np.bitwise_count(x).sum(axis=2, dtype=np.int32)
+        d = _distances(queries[s : s + step], hashes)
         qi, ri = np.nonzero(d <= radius)
         qs.append(qi + s)
         rs.append(ri)
-        ds.append(d[qi, ri])
+        ds.append(d[qi, ri].astype(np.int32))
     return np.concatenate(qs).astype(np.int64), np.concatenate(rs).astype(np.int64), np.concatenate(ds)
 
 
@@ -101,11 +144,10 @@ def _sorted_result(q: np.ndarray, ids: np.ndarray, d: np.ndarray) -> tuple[np.nd
 def _best_per_query(
     m: int, q: np.ndarray, ids: np.ndarray, d: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    """First row per query of results sorted by (query, distance, id), as query() returns them."""
     best_ids = np.full(m, -1, dtype=np.int64)
     best_d = np.full(m, -1, dtype=np.int32)
     if len(q):
-        order = np.lexsort((ids, d, q))
-        q, ids, d = q[order], ids[order], d[order]
         first = np.ones(len(q), dtype=bool)
         first[1:] = q[1:] != q[:-1]
         best_ids[q[first]] = ids[first]
@@ -126,11 +168,14 @@ class HashIndex:
         self._offsets = np.zeros((_NCHUNK, _NBUCKET + 1), dtype=np.int64)
         self._n_dead = 0
         self._delta = _EMPTY_DELTA
+        self._flat: tuple[np.ndarray, np.ndarray] | None = None  # live entries as (4, n) words and ids
 
     # ------------------------------------------------------------------ updates
 
     def __len__(self) -> int:
         """Number of live (not removed) entries."""
+        if self._flat is not None:  # the cached copy holds exactly the live entries
+            return len(self._flat[1])
         return len(self._ids) - self._n_dead + int(self._delta[2].sum())
 
     def add(self, hashes: np.ndarray, ids: np.ndarray) -> None:
@@ -142,6 +187,7 @@ class HashIndex:
         if not len(h):
             return
         # Copy-on-add (the delta stays small), so queries never mutate shared state.
+        self._flat = None
         d_h, d_i, d_a = self._delta
         self._delta = (np.concatenate([d_h, h]), np.concatenate([d_i, i]), np.concatenate([d_a, np.ones(len(i), bool)]))
         if len(self._delta[1]) > self.delta_limit:
@@ -152,6 +198,7 @@ class HashIndex:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if not len(ids):
             return
+        self._flat = None
         hit = np.isin(self._ids, ids) & self._alive
         self._n_dead += int(hit.sum())
         self._alive &= ~hit
@@ -219,6 +266,14 @@ class HashIndex:
         r = int(max_distance)
         if r < 0 or not len(q):
             return _empty_result()
+        if len(q) * (len(self._ids) + len(self._delta[1])) <= _FLAT_BUDGET:
+            # Small: one scan of every live entry beats the probes' fixed cost; the same answer.
+            flat = self._flat
+            if flat is None:
+                d_h, d_i, d_a = self._delta
+                hs = np.concatenate([self._hashes[self._alive], d_h[d_a]])
+                flat = self._flat = (np.ascontiguousarray(hs.T), np.concatenate([self._ids[self._alive], d_i[d_a]]))
+            return _flat_scan(q, flat[0], flat[1], None, r)
         parts = [self._query_main(q, r)]
         d_h, d_i, d_a = self._delta
         if d_a.any():
@@ -314,10 +369,20 @@ class WindowIndex:
             raise ValueError("slice_s must be positive")
         self._delta_limit = delta_limit
         self._slices: dict[int, HashIndex] = {}
+        # Every entry also in one flat buffer, words as rows ((4, n): the xor runs along n),
+        # with its slice key and a live flag: small windows are scanned here in one pass.
+        self._fh = np.zeros((4, 64), dtype=np.uint64)
+        self._fid = np.zeros(64, dtype=np.int64)
+        self._fkey = np.zeros(64, dtype=np.int64)
+        self._falive = np.zeros(64, dtype=bool)
+        self._fn = 0
+        # Adds not yet in their slice's tables: a slice is brought up only for a large query.
+        self._pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._flush_lock = threading.Lock()
 
     def __len__(self) -> int:
         """Number of live entries across all slices."""
-        return sum(len(ix) for ix in self._slices.values())
+        return int(self._falive[: self._fn].sum())
 
     @property
     def slice_keys(self) -> list[int]:
@@ -332,19 +397,41 @@ class WindowIndex:
             raise ValueError(f"{len(h)} hashes but {len(i)} ids")
         ts = np.asarray(t, dtype=np.float64)
         if ts.ndim == 0:
-            self._slice(self._key(float(ts))).add(h, i)
+            key = self._key(float(ts))
+            self._slice(key)
+            self._pending.setdefault(key, []).append((h, i))
+            self._flat_add(h, i, np.full(len(i), key, dtype=np.int64))
             return
         if ts.shape != (len(h),):
             raise ValueError(f"t must be a scalar or have shape ({len(h)},), got {ts.shape}")
         keys = np.floor(ts / self.slice_s).astype(np.int64)
         for k in np.unique(keys):
             sel = keys == k
-            self._slice(int(k)).add(h[sel], i[sel])
+            self._slice(int(k))
+            self._pending.setdefault(int(k), []).append((h[sel], i[sel]))
+        self._flat_add(h, i, keys)
+
+    def _flat_add(self, h: np.ndarray, ids: np.ndarray, keys: np.ndarray) -> None:
+        n, m = self._fn, len(ids)
+        if n + m > len(self._fid):
+            cap = max(2 * len(self._fid), n + m)
+            fh = np.zeros((4, cap), dtype=np.uint64)
+            fh[:, :n] = self._fh[:, :n]
+            self._fh = fh
+            self._fid, self._fkey, self._falive = (np.resize(a, cap) for a in (self._fid, self._fkey, self._falive))
+        self._fh[:, n : n + m] = h.T
+        self._fid[n : n + m] = ids
+        self._fkey[n : n + m] = keys
+        self._falive[n : n + m] = True
+        self._fn = n + m
 
     def remove(self, ids: np.ndarray) -> None:
         """Tombstone entries with these ids in every slice."""
+        self._flush()
         for ix in self._slices.values():
             ix.remove(ids)
+        n = self._fn
+        self._falive[:n] &= ~np.isin(self._fid[:n], np.asarray(ids, dtype=np.int64).reshape(-1))
 
     def expire(self, now: float) -> int:
         """Drop slices entirely older than ``now - window_s``; returns how many were dropped."""
@@ -353,6 +440,14 @@ class WindowIndex:
         old = [k for k in self._slices if (k + 1) * self.slice_s <= cutoff]
         for k in old:
             del self._slices[k]
+            self._pending.pop(k, None)
+        if old:
+            n = self._fn
+            keep = np.flatnonzero(~np.isin(self._fkey[:n], old))
+            m = len(keep)
+            self._fh[:, :m] = self._fh[:, keep]
+            self._fid[:m], self._fkey[:m], self._falive[:m] = self._fid[keep], self._fkey[keep], self._falive[keep]
+            self._fn = m
         return len(old)
 
     def query(
@@ -360,15 +455,33 @@ class WindowIndex:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All entries within ``max_distance`` in live slices: (query index, id, distance)."""
         q = _as_hashes(queries)
+        if len(q) * self._fn <= _WINDOW_FLAT_BUDGET:
+            return self._flat_query(q, int(max_distance))
+        self._flush()
         parts = [ix.query(q, max_distance) for ix in self._slices.values()]
         if not parts:
             return _empty_result()
         return _sorted_result(*(np.concatenate([p[j] for p in parts]) for j in range(3)))
 
+    def _flat_query(self, q: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same answer as the slices give, by one scan of the flat buffer."""
+        n = self._fn
+        return _flat_scan(q, self._fh[:, :n], self._fid[:n], self._falive[:n], r)
+
     def nearest(self, queries: np.ndarray, max_distance: int = 31) -> tuple[np.ndarray, np.ndarray]:
         """Closest entry per query across live slices: (ids, dist), -1 where none."""
         q = _as_hashes(queries)
         return _best_per_query(len(q), *self.query(q, max_distance))
+
+    def _flush(self) -> None:
+        """Put pending adds into their slices' tables (in one add per slice)."""
+        with self._flush_lock:  # a query may flush: concurrent queries must not add twice
+            pending, self._pending = self._pending, {}
+            for key, adds in pending.items():
+                if len(adds) == 1:
+                    self._slices[key].add(*adds[0])
+                else:
+                    self._slices[key].add(np.concatenate([a[0] for a in adds]), np.concatenate([a[1] for a in adds]))
 
     def _key(self, t: float) -> int:
         return int(math.floor(t / self.slice_s))

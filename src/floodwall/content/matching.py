@@ -90,6 +90,9 @@ class FrameMatcher:
 
 def _per_frame(m: BankMatches, order: np.ndarray, ok: np.ndarray, n: int, v: int, good: np.ndarray) -> FrameMatches:
     """Reduce per-query results to per-frame ones; ``order[i * v + j]`` is view j of frame i's query row (-1: none)."""
+    if not m.allowed.any() and not (m.bank >= 0).any():
+        # No bank knows any view (the common case): what the reduction below would give, without it.
+        return FrameMatches(np.zeros(n, bool), np.zeros(n, bool), np.full(n, -1, np.int32), [None] * n)
     ok = ok.reshape(n, v)
     at = np.maximum(order, 0)
     blk = np.where(ok, m.bank[at].reshape(n, v), -1)

@@ -229,8 +229,14 @@ def _luma(x: np.ndarray, ws: _Workspace, name: str) -> np.ndarray:
     return y
 
 
-def _take(a: np.ndarray, idx: np.ndarray, axis: int) -> np.ndarray:
-    sel = _as_slice(idx)
+@functools.lru_cache(maxsize=256)
+def _selector(length: int, k: int) -> slice | np.ndarray:
+    """Column k of an axis operator's indices, as a slice where evenly spaced (cached: asked per batch)."""
+    return _as_slice(_axis_operator(length)[0][:, k])
+
+
+def _take_k(a: np.ndarray, length: int, k: int, axis: int) -> np.ndarray:
+    sel = _selector(length, k)
     if isinstance(sel, slice):
         return a[(slice(None),) * axis + (sel,)]
     return np.take(a, sel, axis=axis)
@@ -258,14 +264,14 @@ def _downsample(chunk: np.ndarray, ws: _Workspace) -> np.ndarray:
     ridx, rw, rpure = _axis_operator(h)
     cidx, cw, cpure = _axis_operator(w)
     if rpure:
-        rows = _take(chunk, ridx[:, 0], axis=1)  # (c, 64, W, 3) uint8
+        rows = _take_k(chunk, h, 0, axis=1)  # (c, 64, W, 3) uint8
     else:
         flat = chunk.reshape(c, h, w * 3)
         acc = ws.get("rows", c, (64, w * 3))
         tmp = ws.get("rows_tmp", c, (64, w * 3))
-        np.multiply(_take(flat, ridx[:, 0], axis=1), rw[None, :, 0, None], out=acc)
+        np.multiply(_take_k(flat, h, 0, axis=1), rw[None, :, 0, None], out=acc)
         for k in range(1, ridx.shape[1]):
-            np.multiply(_take(flat, ridx[:, k], axis=1), rw[None, :, k, None], out=tmp)
+            np.multiply(_take_k(flat, h, k, axis=1), rw[None, :, k, None], out=tmp)
             acc += tmp
         rows = acc.reshape(c, 64, w, 3)
     if rows.dtype != np.float32:
@@ -274,13 +280,13 @@ def _downsample(chunk: np.ndarray, ws: _Workspace) -> np.ndarray:
         x[...] = rows
         rows = x
     if cpure:
-        return _luma(_take(rows, cidx[:, 0], axis=2), ws, "z")
+        return _luma(_take_k(rows, w, 0, axis=2), ws, "z")
     lum = _luma(rows, ws, "luma_rows")  # (c, 64, W)
     z = ws.get("z", c, (64, 64))
     tmp = ws.get("z_tmp", c, (64, 64))
-    np.multiply(_take(lum, cidx[:, 0], axis=2), cw[None, None, :, 0], out=z)
+    np.multiply(_take_k(lum, w, 0, axis=2), cw[None, None, :, 0], out=z)
     for k in range(1, cidx.shape[1]):
-        np.multiply(_take(lum, cidx[:, k], axis=2), cw[None, None, :, k], out=tmp)
+        np.multiply(_take_k(lum, w, k, axis=2), cw[None, None, :, k], out=tmp)
         z += tmp
     return z
 
@@ -290,18 +296,18 @@ def _quality(z: np.ndarray, ws: _Workspace) -> np.ndarray:
     # horizontal neighbours, / 90, capped at 100. Same float32 steps as the C++; int()
     # truncates, so |trunc(x)| == floor(|x|), and float32 sums of these small integers
     # are exact (< 2**24).
+    # Both neighbour directions in one buffer, one pass: the sum of at most 8,064 integers <= 100
+    # is exact in float32 in any order, so it equals the two sums added.
     k100, k255 = np.float32(100), np.float32(255)
     c = z.shape[0]
-    total = np.zeros(c, dtype=np.float64)
-    pairs = (("dv", (63, 64), z[:, :-1, :], z[:, 1:, :]), ("dh", (64, 63), z[:, :, :-1], z[:, :, 1:]))
-    for name, shape, a, b in pairs:
-        d = ws.get(name, c, shape)
-        np.subtract(a, b, out=d)
-        d *= k100
-        d /= k255
-        np.abs(d, out=d)
-        np.floor(d, out=d)
-        total += d.sum(axis=(1, 2))
+    d = ws.get("dq", c, (2 * 63 * 64,))
+    np.subtract(z[:, :-1, :], z[:, 1:, :], out=d[:, : 63 * 64].reshape(c, 63, 64))
+    np.subtract(z[:, :, :-1], z[:, :, 1:], out=d[:, 63 * 64 :].reshape(c, 64, 63))
+    d *= k100
+    d /= k255
+    np.abs(d, out=d)
+    np.floor(d, out=d)
+    total = d.sum(axis=1).astype(np.float64)
     return np.minimum(total.astype(np.int64) // 90, 100).astype(np.int32)
 
 
@@ -364,9 +370,13 @@ def hash_frames(
             z = _downsample(np.ascontiguousarray(frames[s : s + step]), ws)
             quality[s : s + step] = _quality(z, ws)
             coeffs = _dct16(z, ws)
-            hashes[s : s + step] = _coeffs_to_hashes(coeffs)
-            if mirrored is not None:
-                mirrored[s : s + step] = _coeffs_to_hashes(coeffs * _MIRROR_SIGN)
+            if mirrored is not None:  # both in one pass: the per-call cost, not the rows, dominates small batches
+                k = len(coeffs)
+                both = _coeffs_to_hashes(np.concatenate([coeffs, coeffs * _MIRROR_SIGN]))
+                hashes[s : s + step] = both[:k]
+                mirrored[s : s + step] = both[k:]
+            else:
+                hashes[s : s + step] = _coeffs_to_hashes(coeffs)
     if mirrored is not None:
         return hashes, quality, mirrored
     return hashes, quality
