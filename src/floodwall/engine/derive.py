@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 DAY = 86_400.0
 CHAT_WINDOW = 300.0
+FLAGGED_SCORE = 0.5  # an image-model score at or above this flags a frame
 DORMANT_DAYS = 30.0  # a go-live after this long without a login, go-live or own API call is a hijack sign
 
 
@@ -126,6 +127,11 @@ def _merge_account(e: Engine, acc: Account, s: dict[str, object], now: float) ->
         s["net_golives_10m"] = max(s["net_golives_10m"], count_within(net.golives, now, 600))  # type: ignore[call-overload]
 
 
+def flagged(st: Stream) -> bool:
+    """True when the image model flagged the room's latest frames."""
+    return bool(st.scores) and max(st.scores) >= FLAGGED_SCORE
+
+
 def stream_signals(e: Engine, st: Stream, now: float, cache: dict[str, dict]) -> dict[str, object]:
     """Every stream signal at ``now``; ``cache``: account signals already computed in this evaluation."""
     while st.chat_hits and st.chat_hits[0] <= now - CHAT_WINDOW:
@@ -135,7 +141,7 @@ def stream_signals(e: Engine, st: Stream, now: float, cache: dict[str, dict]) ->
         "frames": st.frames,
         "sample_every": st.sample_every,
         "classifier": max(st.scores) if st.scores else 0.0,
-        "classifier_hits": sum(1 for x in st.scores if x >= 0.5),
+        "classifier_hits": sum(1 for x in st.scores if x >= FLAGGED_SCORE),
         "classifier_model": st.classifier_model,
         "bank_match": st.bank_match,
         "bank": st.bank,
@@ -146,8 +152,8 @@ def stream_signals(e: Engine, st: Stream, now: float, cache: dict[str, dict]) ->
         "cluster_risky_share": 0.0,
         "cluster_trusted_share": 0.0,
         "cluster_confirmed": False,
-        "cluster_flagged_rooms": 1 if st.scores and max(st.scores) >= 0.5 else 0,
-        "cluster_flagged_share": 1.0 if st.scores and max(st.scores) >= 0.5 else 0.0,
+        "cluster_flagged_rooms": int(flagged(st)),
+        "cluster_flagged_share": float(flagged(st)),
         "chat_diversion": len(st.chat_hits),
         "chat_max": st.chat_max,
         "title_diversion": st.title_diversion,
@@ -174,9 +180,9 @@ def stream_signals(e: Engine, st: Stream, now: float, cache: dict[str, dict]) ->
                 trusted_n += bool(sig["trusted"])
             s["cluster_rooms"] = max(1, len(live))
             # The image model's noise is independent per room: the same content flagged in another room agrees.
-            flagged = sum(1 for x in live if x.scores and max(x.scores) >= 0.5)
-            s["cluster_flagged_rooms"] = flagged
-            s["cluster_flagged_share"] = flagged / len(live) if live else float(s["cluster_flagged_rooms"])  # type: ignore[arg-type]
+            n_flagged = sum(1 for x in live if flagged(x))
+            s["cluster_flagged_rooms"] = n_flagged
+            s["cluster_flagged_share"] = n_flagged / len(live) if live else 0.0
             s["cluster_accounts"] = len(accounts)
             s["cluster_risky_share"] = risky / len(accounts)
             s["cluster_trusted_share"] = trusted_n / len(accounts)
