@@ -43,6 +43,19 @@ def tune_sqlite(engine: sa.Engine, synchronous: str | None = None) -> None:
     engine.dispose()  # connections opened before the listener get replaced by tuned ones
 
 
+def no_autocheckpoint(conn: sa.Connection) -> None:
+    """Leave WAL checkpoints to a background thread on this connection (its commits never copy the WAL)."""
+    conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+    conn.commit()
+
+
+def checkpoint(conn: sa.Connection) -> tuple[int, int]:
+    """Copy what the WAL holds into the database, without blocking writers: (WAL pages, pages copied)."""
+    busy, log, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    conn.commit()
+    return int(log), int(done)
+
+
 def set_synchronous(conn: sa.Connection, level: str) -> None:
     """Set the fsync level for this connection's next transactions (ends the autobegun one)."""
     conn.exec_driver_sql(f"PRAGMA synchronous={sync_level(level)}")

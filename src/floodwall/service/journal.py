@@ -3,7 +3,8 @@
 Each accepted batch is one row of ``journal`` (msgpack), committed in the store's database (SQLite in
 WAL mode by default) before the API answers. A committer thread groups the batches that arrive while
 the previous commit runs into one transaction (group commit: one fsync for many requests, never on
-the event loop). After the commit the batches go to the loop in journal order; the loop writes its
+the event loop). The committer keeps one connection and leaves WAL checkpoints to a thread of their
+own, so no commit (a gate answer's least of all) waits for a checkpoint's copy and fsync. After the commit the batches go to the loop in journal order; the loop writes its
 results and the highest journal sequence it processed (``journal_marks.processed``) in one
 transaction, so a restart processes exactly what was accepted and not yet processed.
 
@@ -28,12 +29,15 @@ import sqlalchemy as sa
 from floodwall.events import LogEvent
 from floodwall.persistence.dml import insert_ignore
 from floodwall.persistence.schema import ensure
-from floodwall.persistence.sqlite import set_synchronous, sqlite_file, sync_level, tune_sqlite
+from floodwall.persistence.sqlite import (checkpoint, no_autocheckpoint, set_synchronous, sqlite_file, sync_level,
+                                         tune_sqlite)
 from floodwall.persistence.tables import gate_answers, journal, journal_marks
 
 __all__ = ["Journal", "JournalError", "gate_answers", "journal", "journal_marks", "sqlite_file", "tune_sqlite"]
 
 log = logging.getLogger("floodwall.journal")
+
+CHECKPOINT_EVERY = 0.5  # seconds between background WAL checkpoints (SQLite), when something was committed
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list[LogEvent])
@@ -61,6 +65,10 @@ class Journal:
         self.sqlite = engine.dialect.name == "sqlite"
         self.sync = sync_level() if self.sqlite else "FULL"  # a bad FLOODWALL_SYNC fails here, naming it
         self._answers: dict[str, bytes] = {}  # recent gate answers by event id (the table holds them all)
+        self._conn: sa.Connection | None = None  # the committer's own connection
+        self._level: str | None = None  # the fsync level set on it
+        self._stopped = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     # ---- start and recovery ------------------------------------------------------------------
 
@@ -92,15 +100,21 @@ class Journal:
             after = got[-1][0]
 
     def start(self) -> None:
-        """Start the committer thread."""
+        """Start the committer thread (and, on SQLite, the checkpointer)."""
         self._thread = threading.Thread(target=self._run, name="floodwall-journal", daemon=True)
         self._thread.start()
+        if self.sqlite:
+            self._checkpointer = threading.Thread(target=self._checkpoints, name="floodwall-checkpoint", daemon=True)
+            self._checkpointer.start()
 
     def stop(self) -> None:
         """Commit what is queued, then stop."""
+        self._stopped.set()
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(10)
+        if self._checkpointer is not None:
+            self._checkpointer.join(10)
 
     def alive(self) -> bool:
         """True while the committer runs and its last commit worked."""
@@ -147,6 +161,7 @@ class Journal:
         while True:
             item = self._queue.get()
             if item is None:
+                self._close()
                 return
             group = [item]
             while True:  # everything that queued while the last commit ran goes in this one
@@ -156,9 +171,36 @@ class Journal:
                     break
                 if nxt is None:
                     self._commit(group)
+                    self._close()
                     return
                 group.append(nxt)
             self._commit(group)
+
+    def _connection(self) -> sa.Connection:
+        """The committer's connection, opened on first use and after a failure."""
+        if self._conn is None:
+            self._conn = self.engine.connect()
+            self._level = None
+            if self.sqlite:
+                no_autocheckpoint(self._conn)
+        return self._conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _checkpoints(self) -> None:
+        done = -1
+        while not self._stopped.wait(CHECKPOINT_EVERY):
+            if self.commits == done:
+                continue
+            done = self.commits
+            try:
+                with self.engine.connect() as conn:
+                    checkpoint(conn)
+            except Exception:  # noqa: BLE001  (the next round tries again; the WAL only grows meanwhile)
+                log.exception("WAL checkpoint failed")
 
     def _commit(self, group: list) -> None:
         now = time.time()
@@ -175,12 +217,17 @@ class Journal:
         # only a power loss could take back; the gate's latency then has no fsync in it.
         lazy = self.sqlite and all(kind == "done" for _e, kind, _a, _f in group)
         try:
-            with self.engine.connect() as conn:
-                if self.sqlite:
-                    set_synchronous(conn, "NORMAL" if lazy else self.sync)
-                with conn.begin():
-                    self._insert(conn, rows, answers)
+            conn = self._connection()
+            level = "NORMAL" if lazy else self.sync
+            if self.sqlite and level != self._level:
+                set_synchronous(conn, level)
+                self._level = level
+            with conn.begin():
+                self._insert(conn, rows, answers)
         except Exception as exc:  # noqa: BLE001  (every waiting caller hears why; the next group retries)
+            if self._conn is not None:  # a fresh connection for the next group
+                self._conn.close()
+                self._conn = None
             self.failed = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("journal commit failed for %d batches", len(group))
             for *_, fut in group:

@@ -1,0 +1,91 @@
+"""The embedded journal: group commits in order, checkpoints off the commit path, recovery after a failed commit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from floodwall.events import ReportFiled
+from floodwall.service import journal as journal_mod
+from floodwall.service.journal import Journal, JournalError, tune_sqlite
+
+
+def _events(n: int, tag: str) -> list[ReportFiled]:
+    return [ReportFiled(id=f"{tag}-{i}", ts=1.0 + i, stream=f"s-{tag}", reporter=f"r{i}", reason="other")
+            for i in range(n)]
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = sa.create_engine(f"sqlite:///{tmp_path}/fw.db")
+    tune_sqlite(eng)
+    yield eng
+    eng.dispose()
+
+
+def test_batches_are_delivered_in_seq_order_and_read_back(engine):
+    delivered: list[tuple[int, list[str]]] = []
+    j = Journal(engine, "r", deliver=lambda seq, evs: delivered.append((seq, [e.id for e in evs])))
+    j.open()
+    j.start()
+
+    async def post() -> list[int]:
+        return list(await asyncio.gather(*(j.append(_events(3, f"b{k}")) for k in range(20))))
+
+    seqs = asyncio.run(post())
+    j.stop()
+    assert sorted(seqs) == list(range(1, 21))
+    assert [s for s, _ in delivered] == list(range(1, 21))
+    rows = list(j.rows())
+    assert [seq for seq, _, _ in rows] == list(range(1, 21))
+    by_seq = dict(delivered)
+    assert all([e.id for e in evs] == by_seq[seq] for seq, _, evs in rows)
+
+
+def test_wal_checkpoints_run_in_their_own_thread(engine, monkeypatch):
+    calls: list[tuple[str, tuple[int, int]]] = []
+    real = journal_mod.checkpoint
+
+    def spy(conn):
+        got = real(conn)
+        calls.append((__import__("threading").current_thread().name, got))
+        return got
+
+    monkeypatch.setattr(journal_mod, "checkpoint", spy)
+    monkeypatch.setattr(journal_mod, "CHECKPOINT_EVERY", 0.05)
+    j = Journal(engine, "r", deliver=lambda seq, evs: None)
+    j.open()
+    j.start()
+    for k in range(30):
+        j.enqueue(_events(50, f"c{k}")).result(10)
+    end = time.monotonic() + 5
+    while not any(done > 0 for _, (_, done) in calls) and time.monotonic() < end:
+        time.sleep(0.02)
+    j.stop()
+    assert any(done > 0 for _, (_, done) in calls), calls
+    assert {name for name, _ in calls} == {"floodwall-checkpoint"}
+
+
+def test_a_failed_commit_refuses_its_batch_and_the_next_commit_works(engine, monkeypatch):
+    j = Journal(engine, "r", deliver=lambda seq, evs: None)
+    j.open()
+    j.start()
+    real = j._insert
+    state = {"fail": True}
+
+    def flaky(conn, rows, answers):
+        if state.pop("fail", False):
+            raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+        real(conn, rows, answers)
+
+    monkeypatch.setattr(j, "_insert", flaky)
+    with pytest.raises(JournalError, match="disk I/O error"):
+        j.enqueue(_events(2, "x")).result(10)
+    assert not j.alive()
+    assert j.enqueue(_events(2, "y")).result(10) == 1
+    assert j.alive()
+    j.stop()
+    assert [[e.id for e in evs] for _, _, evs in j.rows()] == [["y-0", "y-1"]]
