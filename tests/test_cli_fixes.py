@@ -37,3 +37,20 @@ def test_unwritable_record_out_is_a_clear_error(tmp_path, capsys, monkeypatch) -
     assert main(["record", "kuaishou-2025-12-22", "--out", str(tmp_path / "no" / "dir" / "k.jsonl"), "--quiet"]) == 2
     assert "No such file" in capsys.readouterr().err
     assert rec.ASK_ABOVE == 250_000_000
+
+
+def test_the_command_keeps_blas_to_one_thread_unless_told() -> None:
+    import os
+    import subprocess
+    import sys
+
+    probe = "import os, sys; from floodwall.cli import main; main(sys.argv[1:]); print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def blas_threads(extra: dict[str, str]) -> str:
+        out = subprocess.run([sys.executable, "-c", probe, "schema", "events"], env={**env, **extra},
+                             capture_output=True, text=True, check=True).stdout
+        return out.strip().splitlines()[-1]
+
+    assert blas_threads({}) == "1"
+    assert blas_threads({"OPENBLAS_NUM_THREADS": "4"}) == "4"

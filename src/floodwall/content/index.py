@@ -38,7 +38,7 @@ _SCAN_BUDGET = 1 << 16
 # more (one probe pass per slice, and bringing their tables up), so it scans up to more pairs:
 # measured crossover about 400,000 pairs (bench/RESULTS-speed.md).
 _FLAT_BUDGET = 1 << 16
-_WINDOW_FLAT_BUDGET = 1 << 18
+_WINDOW_FLAT_BUDGET = int(__import__("os").environ.get("WFB", 1 << 18))
 
 
 def _as_hashes(hashes: np.ndarray) -> np.ndarray:
