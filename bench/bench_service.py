@@ -163,7 +163,7 @@ class Deployment:
 
     def committed(self) -> tuple[int, int]:
         """(messages, events) of the API's messages committed by the workers (not the coordinator's notices)."""
-        from floodwall.service.tables import log_batches as lb
+        from floodwall.persistence.tables import log_batches as lb
 
         with self.db.connect() as c:
             return tuple(c.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(lb.c.events), 0))
@@ -176,7 +176,7 @@ class Deployment:
             sketch_subject,
             stream_name,
         )
-        from floodwall.service.tables import coord_batches, log_batches
+        from floodwall.persistence.tables import coord_batches, log_batches
 
         async def in_stream() -> tuple[int, int]:
             import nats
@@ -203,7 +203,7 @@ class Deployment:
 
     def commit_span(self) -> float:
         """Seconds from the first to the last commit of the API's messages."""
-        from floodwall.service.tables import log_batches as lb
+        from floodwall.persistence.tables import log_batches as lb
 
         with self.db.connect() as c:
             lo, hi = c.execute(sa.select(sa.func.min(lb.c.committed), sa.func.max(lb.c.committed))
@@ -212,7 +212,7 @@ class Deployment:
 
     def latencies(self, since: float = 0.0) -> np.ndarray:
         """Per event: seconds from the API publishing its batch to the worker's commit."""
-        from floodwall.service.tables import log_batches as lb
+        from floodwall.persistence.tables import log_batches as lb
 
         with self.db.connect() as c:
             rows = c.execute(sa.select(lb.c.events, lb.c.published, lb.c.committed)
@@ -567,7 +567,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=12, help="minutes of the tiny scenario to push")
     ap.add_argument("--frames-every", type=int, default=1, help="keep one frame in N (1: all)")
-    ap.add_argument("--chunk", type=int, default=1000, help="events per HTTP request")
+    ap.add_argument("--chunk", type=int, default=200,
+                    help="events per HTTP request (200 raw 64x64 frames are about 3.3 MB, under serve's 8 MiB body cap)")
     ap.add_argument("--concurrency", type=int, default=2, help="requests in flight")
     ap.add_argument("--gate-rps", type=float, default=500)
     ap.add_argument("--gate-seconds", type=float, default=10)
@@ -604,7 +605,13 @@ def main() -> None:
     if args.gate_sweep:
         gate_sweep([float(x) for x in args.gate_sweep.split(",")], args.gate_seconds, logdir)
         return
+    from floodwall.service.limits import DEFAULT_MAX_BODY
+
     bodies = chunks(events, args.chunk)
+    biggest = max(len(b) for b in bodies)
+    if biggest > DEFAULT_MAX_BODY:  # the API would answer 413 and close the connection
+        raise SystemExit(f"a request body of {biggest:,} bytes exceeds serve's {DEFAULT_MAX_BODY:,}-byte cap: "
+                         "lower --chunk")
     mb = sum(map(len, bodies)) / 1e6
     if args.backlog:
         drained = []
