@@ -18,12 +18,21 @@ def _events(n: int, tag: str) -> list[ReportFiled]:
             for i in range(n)]
 
 
-@pytest.fixture
-def engine(tmp_path):
-    eng = sa.create_engine(f"sqlite:///{tmp_path}/fw.db")
-    tune_sqlite(eng)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        eng = sa.create_engine(f"sqlite:///{tmp_path}/fw.db")
+        tune_sqlite(eng)
+        yield eng
+        eng.dispose()
+        return
+    from service_helpers import new_pg_database
+
+    url, drop = new_pg_database("fwjournal")
+    eng = sa.create_engine(url)
     yield eng
     eng.dispose()
+    drop()
 
 
 def test_batches_are_delivered_in_seq_order_and_read_back(engine):
@@ -46,6 +55,8 @@ def test_batches_are_delivered_in_seq_order_and_read_back(engine):
 
 
 def test_wal_checkpoints_run_in_their_own_thread(engine, monkeypatch):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("WAL checkpoints are SQLite's")
     calls: list[tuple[str, tuple[int, int]]] = []
     real = journal_mod.checkpoint
 
