@@ -35,10 +35,14 @@ _CANDIDATE_BUDGET = 1 << 16
 _SCAN_BUDGET = 1 << 16
 # A query of at most this many query x entry pairs scans every live entry in one pass instead of
 # probing the tables: for small indexes the probes' fixed cost dominates. A window's slices cost
-# more (one probe pass per slice, and bringing their tables up), so it scans up to more pairs: in
-# the replay at scale 0.01, 2^18 pairs took 36.8 s, 2^19 32.4 s, 2^20 30.4 s, 2^22 31.6 s (same figures).
+# more (one probe pass per slice, and bringing their tables up), so a small window (up to
+# _SMALL_WINDOW entries) scans up to more pairs. Replay at scale 0.01 (windows of 8,000 to 16,000):
+# 2^18 pairs took 36.8 s, 2^19 32.4 s, 2^20 30.4 s, 2^22 31.6 s (same figures); at 0.1, whose windows
+# are about ten times larger, 2^20 for every window gave no gain (812 s against 770 s, one run each).
 _FLAT_BUDGET = 1 << 16
-_WINDOW_FLAT_BUDGET = 1 << 20
+_WINDOW_FLAT_BUDGET = 1 << 18
+_SMALL_WINDOW_FLAT_BUDGET = 1 << 20
+_SMALL_WINDOW = 1 << 15
 
 
 def _as_hashes(hashes: np.ndarray) -> np.ndarray:
@@ -455,7 +459,8 @@ class WindowIndex:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All entries within ``max_distance`` in live slices: (query index, id, distance)."""
         q = _as_hashes(queries)
-        if len(q) * self._fn <= _WINDOW_FLAT_BUDGET:
+        pairs = len(q) * self._fn
+        if pairs <= _WINDOW_FLAT_BUDGET or (self._fn <= _SMALL_WINDOW and pairs <= _SMALL_WINDOW_FLAT_BUDGET):
             return self._flat_query(q, int(max_distance))
         self._flush()
         parts = [ix.query(q, max_distance) for ix in self._slices.values()]
