@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -62,7 +63,7 @@ def test_wal_checkpoints_run_in_their_own_thread(engine, monkeypatch):
 
     def spy(conn):
         got = real(conn)
-        calls.append((__import__("threading").current_thread().name, got))
+        calls.append((threading.current_thread().name, got))
         return got
 
     monkeypatch.setattr(journal_mod, "checkpoint", spy)

@@ -51,7 +51,7 @@ def no_autocheckpoint(conn: sa.Connection) -> None:
 
 def checkpoint(conn: sa.Connection) -> tuple[int, int]:
     """Copy what the WAL holds into the database, without blocking writers: (WAL pages, pages copied)."""
-    busy, log, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    _busy, log, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
     conn.commit()
     return int(log), int(done)
 

@@ -4,8 +4,8 @@ Each accepted batch is one row of ``journal`` (msgpack), committed in the store'
 WAL mode by default) before the API answers. A committer thread groups the batches that arrive while
 the previous commit runs into one transaction (group commit: one fsync for many requests, never on
 the event loop). The committer keeps one connection and leaves WAL checkpoints to a thread of their
-own, so no commit (a gate answer's least of all) waits for a checkpoint's copy and fsync. After the commit the batches go to the loop in journal order; the loop writes its
-results and the highest journal sequence it processed (``journal_marks.processed``) in one
+own, so no commit (a gate answer's least of all) waits for a checkpoint's copy and fsync. After the
+commit the batches go to the loop in journal order; the loop writes its results and the highest journal sequence it processed (``journal_marks.processed``) in one
 transaction, so a restart processes exactly what was accepted and not yet processed.
 
 Rows of kind ``done`` were applied before they were journaled (gate calls, bank edits): a restart
@@ -225,9 +225,7 @@ class Journal:
             with conn.begin():
                 self._insert(conn, rows, answers)
         except Exception as exc:  # noqa: BLE001  (every waiting caller hears why; the next group retries)
-            if self._conn is not None:  # a fresh connection for the next group
-                self._conn.close()
-                self._conn = None
+            self._close()  # a fresh connection for the next group
             self.failed = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("journal commit failed for %d batches", len(group))
             for *_, fut in group:
