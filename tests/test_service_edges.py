@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 
 import httpx
 import pytest
 from service_helpers import bearer, served
 
-from floodwall.service.limits import json_depth
+from floodwall.service.limits import depth_over, json_depth
 from floodwall.service.serve import build_app
 
 
@@ -61,3 +62,17 @@ def test_json_depth_skips_strings_and_escapes():
     assert json_depth(b"123") == 0 and json_depth(b"") == 0
     deep = json.dumps(json.loads("[" * 900 + "]" * 900)).encode()
     assert json_depth(deep) == 900
+
+
+def test_depth_over_agrees_with_json_depth():
+    # Wide bodies with many brackets but little depth (an events batch), deep ones, brackets inside strings.
+    rng = random.Random(7)
+    for _ in range(300):
+        depth, width = rng.randint(0, 80), rng.randint(0, 60)
+        doc = [{"s": "[" * rng.randint(0, 90), "n": [[1]] * rng.randint(0, 3)} for _ in range(width)]
+        for _ in range(depth):
+            doc = [doc] if rng.random() < 0.5 else {"k": doc}
+        body = json.dumps(doc).encode()
+        cap = rng.choice((1, 8, 64))
+        d = json_depth(body)
+        assert depth_over(body, cap) == (d if d > cap else None), (cap, d)

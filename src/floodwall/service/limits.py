@@ -23,10 +23,27 @@ def json_depth(body: bytes) -> int:
     Exact for valid JSON; for invalid JSON it is exact up to the first syntax error, which is as far as any
     parser goes, so a parser never nests deeper than this says.
     """
-    # Escaped backslashes and quotes first (left to right, as JSON reads them), then only quotes and brackets.
+    return _depth(_structure(body))
+
+
+def depth_over(body: bytes, cap: int) -> int | None:
+    """The JSON text's nesting depth when it is over ``cap``, else None (most texts: one pass over the bytes)."""
+    text = _structure(body)
+    if text.count(b"[") + text.count(b"{") <= cap:  # brackets in strings counted too: an upper bound
+        return None
+    depth = _depth(text)
+    return depth if depth > cap else None
+
+
+def _structure(body: bytes) -> bytes:
+    """Only the quotes and brackets of a JSON text, escaped quotes dropped (a few bytes an event)."""
+    # Escaped backslashes and quotes first (left to right, as JSON reads them), then one pass keeping the rest.
     if b"\\" in body:  # most bodies have no escapes (base64 has none): skip two passes over megabytes
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    text = body.translate(None, _DELETE)
+    return body.translate(None, _DELETE)
+
+
+def _depth(text: bytes) -> int:
     outside = b"".join(text.split(b'"')[::2])  # brackets inside strings are characters, not structure
     if not outside:
         return 0
@@ -71,10 +88,9 @@ class EdgeLimits:
             await self.app(scope, _replay(message, receive), send)
             return
         body = b"".join(chunks)
-        # No text nests deeper than it has opening brackets: most bodies (a gate call's) need no more than a count.
-        if body[:64].lstrip()[:1] in (b"[", b"{") and body.count(b"[") + body.count(b"{") > self.max_depth:
-            depth = json_depth(body)
-            if depth > self.max_depth:
+        if body[:64].lstrip()[:1] in (b"[", b"{"):
+            depth = depth_over(body, self.max_depth)
+            if depth is not None:
                 await _refuse(send, 400, "too_deep", f"the JSON body nests {depth} deep; at most {self.max_depth}")
                 return
         await self.app(scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send)
