@@ -133,6 +133,13 @@ class Journal:
         """Commit a batch (grouped with others) and return its seq; JournalError if it is not on disk."""
         return await asyncio.wrap_future(self.enqueue(events, kind, answer))
 
+    def commit_now(self, batches: Sequence[tuple[Sequence, str, tuple[str, bytes] | None]]) -> None:
+        """Commit batches on the caller's thread, before the committer starts (recovery); JournalError if not."""
+        group = [(list(events), kind, answer, concurrent.futures.Future()) for events, kind, answer in batches]
+        self._commit(group)
+        for *_, fut in group:
+            fut.result()  # raises the JournalError the failed commit set
+
     def remember(self, event_id: str, answer: bytes) -> None:
         """Keep a gate answer in memory until its row is committed (a concurrent retry finds it)."""
         if len(self._answers) > 100_000:

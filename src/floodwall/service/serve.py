@@ -42,14 +42,16 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
     from floodwall.response.outbox import Outbox
     from floodwall.service.runtime import CountingStore
 
+    from floodwall.service.gatelog import GateLog
     from floodwall.service.journal import Journal, sqlite_file, tune_sqlite
 
     clk = wall_clock() if clock == "wall" else EventClock()
     # 202 means on disk: a journal in the store's database unless the store itself is in memory.
-    journal = None
+    journal = gatelog = None
     if sqlite_file(store.engine) or store.engine.dialect.name == "postgresql":
         if store.engine.dialect.name == "sqlite":
             tune_sqlite(store.engine)
+            gatelog = GateLog(f"{store.engine.url.database}.gates")  # beside the file (service/gatelog.py)
         journal = Journal(store.engine, run, deliver=lambda seq, events: None)  # the backend wires the loop
     # Incident response rides in the engine's loop: surge levels, the policy's playbook, owner messages
     # queued in the store's outbox (delivered by the courier when a --notify channel is given).
@@ -62,7 +64,7 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
         enforcer.forward = OrdersWebhook(orders_webhook).submit
     engine = build_engine(policy, clock=clk, store=CountingStore(store, metrics), enforcer=enforcer,
                           responder=responder, image_model=image_model)
-    backend = EmbeddedBackend(Hub(engine), store, metrics, tick=tick, journal=journal, audit=ops)
+    backend = EmbeddedBackend(Hub(engine), store, metrics, tick=tick, journal=journal, audit=ops, gatelog=gatelog)
     if notify:
         from floodwall.response.outbox import DeliveryWorker
         from floodwall.service.runtime import Courier, notifier_for

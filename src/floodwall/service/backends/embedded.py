@@ -14,6 +14,7 @@ from floodwall.content.bank import HashBank
 from floodwall.events import BankChanged, Event, StreamStarted
 from floodwall.service.auth import ApiError
 from floodwall.service.backends.base import Backend, gate_answer
+from floodwall.service.gatelog import GateLog
 from floodwall.service.hub import Hub
 from floodwall.service.journal import Journal, JournalError
 from floodwall.service.metrics import Metrics
@@ -31,12 +32,13 @@ class EmbeddedBackend(Backend):
     mode = "embedded"
 
     def __init__(self, hub: Hub, store: SqlStore, metrics: Metrics, tick: float = 0.15,
-                 journal: Journal | None = None, audit=None) -> None:
+                 journal: Journal | None = None, audit=None, gatelog: GateLog | None = None) -> None:
         super().__init__(store, metrics)
         self.hub = hub
         self.loop = EmbeddedLoop(hub, store, metrics, tick=tick)
         self.journal = journal
         self.audit = audit  # the ops chain, where a restart finds the operator's level pin
+        self.gatelog = gatelog  # gate answers on disk in one write; the journal's copy follows (SQLite file stores)
         self.recovered: dict = {}
         if journal is not None:
             self.durable = True
@@ -50,7 +52,8 @@ class EmbeddedBackend(Backend):
         if self.journal is not None:
             from floodwall.service.recovery import recover
 
-            self.recovered = await anyio.to_thread.run_sync(lambda: recover(self.journal, self.loop, audit=self.audit))
+            self.recovered = await anyio.to_thread.run_sync(lambda: recover(self.journal, self.loop, audit=self.audit,
+                                                                                gatelog=self.gatelog))
             self.journal.start()
         self.loop.start()
 
@@ -59,6 +62,8 @@ class EmbeddedBackend(Backend):
         await anyio.to_thread.run_sync(self.loop.stop)
         if self.journal is not None:
             await anyio.to_thread.run_sync(self.journal.stop)
+        if self.gatelog is not None:
+            self.gatelog.close()
 
     def _check_up(self) -> None:
         """503 instead of a 202 that nothing would ever process."""
@@ -93,10 +98,18 @@ class EmbeddedBackend(Backend):
             answer = await self._gate_decide(ev)
             body = msgspec.json.encode(answer)
             j.remember(ev.id, body)
-            try:  # on disk before the reply: a retry, even after a restart, answers the same
-                await j.append([ev], "done", (ev.id, body))
-            except JournalError as exc:
-                raise ApiError(503, "journal_down", str(exc)) from None
+            # On disk before the reply: a retry, even after a restart, answers the same.
+            if self.gatelog is None:
+                try:
+                    await j.append([ev], "done", (ev.id, body))
+                except JournalError as exc:
+                    raise ApiError(503, "journal_down", str(exc)) from None
+                return answer
+            try:  # one write here; the journal's copy is committed behind the reply (service/gatelog.py)
+                self.gatelog.write(ev, body)
+            except OSError as exc:
+                raise ApiError(503, "journal_down", f"the gate log cannot write: {exc}") from None
+            j.enqueue([ev], "done", (ev.id, body)).add_done_callback(self.gatelog.on_journaled)
             return answer
         return await self._gate_decide(ev)
 
