@@ -101,3 +101,32 @@ def test_a_failed_commit_refuses_its_batch_and_the_next_commit_works(engine, mon
     assert j.alive()
     j.stop()
     assert [[e.id for e in evs] for _, _, evs in j.rows()] == [["y-0", "y-1"]]
+
+
+def test_batches_queued_behind_a_reply_ride_with_the_next_commit_and_go_first(engine, monkeypatch):
+    monkeypatch.setattr(journal_mod, "BEHIND_WAIT", 30.0)  # only a group commit (or the stop) takes them
+    j = Journal(engine, "r", deliver=lambda seq, evs: None)
+    j.open()
+    j.start()
+    behind = [j.enqueue_behind(_events(1, f"gate{k}"), (f"gate{k}-0", b"{}")) for k in range(3)]
+    time.sleep(0.2)
+    assert not any(f.done() for f in behind)  # nobody waits for them: the committer slept on
+    seq = j.enqueue(_events(2, "ingest")).result(timeout=10)
+    assert [f.result(timeout=10) for f in behind] == [seq - 3, seq - 2, seq - 1]  # in the same commit, first
+    last = j.enqueue_behind(_events(1, "gate9"), ("gate9-0", b"{}"))
+    j.stop()  # a stop commits what waits behind
+    assert last.result(timeout=10) == seq + 1
+    assert [kind for _s, kind, _e in j.rows()] == ["done"] * 3 + ["event", "done"]
+    assert j.answer("gate9-0") == b"{}"
+
+
+def test_batches_queued_behind_are_committed_within_the_wait_when_nothing_else_comes(engine, monkeypatch):
+    monkeypatch.setattr(journal_mod, "BEHIND_WAIT", 0.05)
+    j = Journal(engine, "r", deliver=lambda seq, evs: None)
+    j.open()
+    j.start()
+    try:
+        fut = j.enqueue_behind(_events(1, "gate"), ("gate-0", b"{}"))
+        assert fut.result(timeout=5) == 1
+    finally:
+        j.stop()

@@ -38,6 +38,7 @@ __all__ = ["Journal", "JournalError", "gate_answers", "journal", "journal_marks"
 log = logging.getLogger("floodwall.journal")
 
 CHECKPOINT_EVERY = 0.5  # seconds between background WAL checkpoints (SQLite), when something was committed
+BEHIND_WAIT = 0.05  # seconds a batch queued behind a reply waits for a group commit to ride with
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list[LogEvent])
@@ -56,6 +57,8 @@ class Journal:
         self.deliver = deliver  # called with (seq, events) for "event" rows, in journal order, after the commit
         ensure(engine)
         self._queue: queue.Queue = queue.Queue()
+        self._behind: list = []  # applied batches whose callers already have their answer (enqueue_behind)
+        self._behind_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._seq = 0
         self.boot = 0
@@ -129,6 +132,14 @@ class Journal:
         self._queue.put((list(events), kind, answer, fut))
         return fut
 
+    def enqueue_behind(self, events: Sequence, answer: tuple[str, bytes] | None = None) -> concurrent.futures.Future:
+        """Queue an applied batch (kind ``done``) that no caller waits for: it goes with the next group commit,
+        or within BEHIND_WAIT when none comes, so a gate call a millisecond does not wake the committer each time."""
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        with self._behind_lock:
+            self._behind.append((list(events), "done", answer, fut))
+        return fut
+
     async def append(self, events: Sequence, kind: str = "event", answer: tuple[str, bytes] | None = None) -> int:
         """Commit a batch (grouped with others) and return its seq; JournalError if it is not on disk."""
         return await asyncio.wrap_future(self.enqueue(events, kind, answer))
@@ -164,13 +175,27 @@ class Journal:
         if answers:
             conn.execute(insert_ignore(self.engine, gate_answers), answers)
 
+    def _take_behind(self) -> list:
+        with self._behind_lock:
+            out, self._behind = self._behind, []
+        return out
+
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=BEHIND_WAIT)
+            except queue.Empty:  # nobody is waiting: time to write what was queued behind a reply
+                if self._behind:
+                    self._commit(self._take_behind())
+                continue
+            # Batches queued behind a reply go first: they were applied before anything queued now was delivered.
+            group = self._take_behind()
             if item is None:
+                if group:
+                    self._commit(group)
                 self._close()
                 return
-            group = [item]
+            group.append(item)
             while True:  # everything that queued while the last commit ran goes in this one
                 try:
                     nxt = self._queue.get_nowait()

@@ -109,7 +109,7 @@ class EmbeddedBackend(Backend):
                 self.gatelog.write(ev, body)
             except OSError as exc:
                 raise ApiError(503, "journal_down", f"the gate log cannot write: {exc}") from None
-            j.enqueue([ev], "done", (ev.id, body)).add_done_callback(self.gatelog.on_journaled)
+            j.enqueue_behind([ev], (ev.id, body)).add_done_callback(self.gatelog.on_journaled)
             return answer
         return await self._gate_decide(ev)
 
