@@ -146,6 +146,56 @@ def test_300_reports_survive_a_sigkill_and_state_survives_restarts(server):
     assert len(ids) == len(set(ids)) and any(".b2-" in i for i in ids)
 
 
+def actions_on(url: str, target: str) -> list[str]:
+    t = store_tables.actions
+    with sa.create_engine(url).connect() as conn:
+        return list(conn.execute(sa.select(t.c.action).where(t.c.target == target).order_by(t.c.ts)).scalars())
+
+
+def test_an_executed_mass_action_survives_a_sigkill_and_can_be_undone_after_it(server):
+    """A mass action's freezes are engine state like any other (journaled, replayed), and the proposal, its
+    effects and its id sequence come back, so the operator can still undo it after a restart."""
+    s = server.secrets
+    other = KeyStore(sa.create_engine(server.url)).create("second-operator", ["operate"])[0]
+    server.start()
+    c = httpx.Client(base_url=server.base, timeout=30)
+    reg = {"type": "account_registered", "id": "reg-x", "ts": time.time(), "account": "acc-x", "phone": "+15550100",
+           "device": "dev-x", "ip": "10.9.0.1"}
+    assert c.post("/v1/events", json=[reg], headers=bearer(s["ingest"])).status_code == 202
+
+    def proposed():
+        r = c.post("/mass-actions", json={"kind": "freeze_ring", "target": "acc-x", "reason": "drill"},
+                   headers=bearer(s["operate"]))
+        return r.json() if r.status_code == 200 else None
+
+    forged = {"type": "mass_orders", "id": "mo-1", "ts": time.time(), "mass_action": "ma9", "reason": "x",
+              "orders": [["restore", "account", "acc-x"]]}
+    r = c.post("/v1/events", json=[forged], headers=bearer(s["ingest"]))  # the log's own event: never from a client
+    assert r.status_code == 422 and r.json()["error"]["rejected"][0]["field"] == "type"
+    p = wait_for(proposed, timeout=30)  # 422 until the loop has processed the registration
+    assert p["id"] == "ma1" and p["effects"] == []
+    c.post(f"/mass-actions/{p['id']}/approve", headers=bearer(s["operate"])).raise_for_status()
+    done = c.post(f"/mass-actions/{p['id']}/approve", headers=bearer(other))
+    assert done.status_code == 200 and done.json()["status"] == "executed"
+    assert done.json()["effects"] == [["freeze", "account", "acc-x"]]
+    wait_for(lambda: actions_on(server.url, "acc-x") == ["freeze"], timeout=30)
+    server.kill()
+    server.start()
+    listed = c.get("/mass-actions", headers=bearer(s["operate"])).json()
+    assert [(x["id"], x["status"], x["effects"]) for x in listed] == [("ma1", "executed", [["freeze", "account", "acc-x"]])]
+    undone = c.post("/mass-actions/ma1/undo", json={"reason": "drill over"}, headers=bearer(s["operate"]))
+    assert undone.status_code == 200 and undone.json()["status"] == "undone"
+    # The engine still knew the account was frozen, so the undo restores it (a lost freeze restores nothing).
+    wait_for(lambda: actions_on(server.url, "acc-x") == ["freeze", "restore"], timeout=30)
+    again = c.post("/mass-actions", json={"kind": "freeze_ring", "target": "acc-x", "reason": "drill 2"},
+                   headers=bearer(s["operate"]))
+    assert again.status_code == 200 and again.json()["id"] == "ma2"  # ids go on; the audit chain's ma1 stays one action
+    server.stop()  # a clean restart keeps the undone state too
+    server.start()
+    listed = c.get("/mass-actions", headers=bearer(s["operate"])).json()
+    assert [(x["id"], x["status"]) for x in listed] == [("ma1", "undone"), ("ma2", "proposed")]
+
+
 def test_20000_events_three_random_sigkills_every_202_processed_exactly_once(server):
     """While a client posts 20,000 events, SIGKILL the server at random points (3 kills), restart it."""
     t_begin = time.monotonic()

@@ -311,7 +311,26 @@ class LevelNoticed(EventBase, frozen=True, tag="level_noticed"):
     evidence: dict = {}
 
 
-LogEvent = Union[Event, BankChanged, ClusterNoticed, RingNoticed, KeysNoticed, AccountsNoticed, LevelNoticed]
+class MassOrder(msgspec.Struct, frozen=True, array_like=True):
+    """One order of a mass action: freeze, notify, take down or restore one subject ("*": every stream)."""
+
+    action: Literal["takedown", "restore", "freeze", "notify"]
+    subject: Literal["stream", "account"]
+    target: Key
+
+
+class MassOrders(EventBase, frozen=True, tag="mass_orders"):
+    """An executed or undone mass action's orders (response/mass.py), carried out in the engine's next batch.
+
+    The embedded service journals it like any event, so a restart replays it into the engine's state."""
+
+    mass_action: Short  # the proposal's id ("ma3")
+    orders: Annotated[list[MassOrder], Meta(max_length=100_000)]
+    reason: Text
+
+
+LogEvent = Union[Event, BankChanged, ClusterNoticed, RingNoticed, KeysNoticed, AccountsNoticed, LevelNoticed,
+                 MassOrders]
 
 
 # ---- what a worker tells the coordinator (compact: hashes and keys, never pixels) ------------

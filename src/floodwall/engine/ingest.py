@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from floodwall.content.bank import HashBank
 from floodwall.engine.batch import Batch
 from floodwall.engine.derive import trusted
+from floodwall.engine.effects import Order
 from floodwall.engine.signals import FANOUT_ACCOUNTS, fanout, network_block, phone_block
 from floodwall.engine.state import Account, Stream
 from floodwall.events import (
@@ -24,6 +25,7 @@ from floodwall.events import (
     KeysNoticed,
     LevelNoticed,
     Login,
+    MassOrders,
     ProfileChanged,
     ReportFiled,
     RingNoticed,
@@ -385,6 +387,13 @@ def _level_noticed(e: Engine, b: Batch, ev: LevelNoticed) -> None:
         e.incident_level = ev.level
 
 
+def _mass_orders(e: Engine, b: Batch, ev: MassOrders) -> None:
+    from floodwall.engine.act import respond  # here: act imports content, which imports this module
+
+    for o in ev.orders:  # each with its own verdict, as the mass action's audit entry lists them
+        respond(e, b, Order(o.action, o.subject, o.target, ev.reason, {"mass_action": ev.mass_action}))
+
+
 # Review decisions and their undo are handled by cases.py, frames by content.py (see Engine).
 HANDLERS: dict[type, Callable] = {
     AccountRegistered: _registered,
@@ -402,4 +411,5 @@ HANDLERS: dict[type, Callable] = {
     KeysNoticed: _keys_noticed,
     AccountsNoticed: _accounts_noticed,
     LevelNoticed: _level_noticed,
+    MassOrders: _mass_orders,
 }

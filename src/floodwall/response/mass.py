@@ -2,16 +2,24 @@
 
 Each needs approvals from two different operators before it runs; each step (proposed, approved,
 executed, undone) goes into the hash-chained audit log; each can be undone with restore orders for
-exactly what it changed.
+exactly what it changed. In the service the orders go through the engine's journal as a ``MassOrders``
+event (run in the next batch, replayed at a restart like any event), and the proposals are read back
+from the audit chain at start, so an action executed before a restart can still be undone after it.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import itertools
+import json
+import re
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from floodwall.events import MassOrder, MassOrders
 from floodwall.response.audit import AuditLog
 
 if TYPE_CHECKING:
@@ -23,6 +31,7 @@ KINDS = {
     "pause_all": "pause all live streaming (the last resort Floodwall exists to avoid)",
 }
 APPROVALS_NEEDED = 2
+SUBMIT_WAIT = 30.0  # seconds an approval or undo waits for its orders to be journaled
 
 
 class MassActionError(ValueError):
@@ -47,15 +56,19 @@ class Proposal:
 class MassActions:
     """Two-person rule around the engine's bulk orders, every step audited."""
 
-    def __init__(self, engine: Engine, audit: AuditLog, lock=None, approvals_needed: int = APPROVALS_NEEDED) -> None:
+    def __init__(self, engine: Engine, audit: AuditLog, lock=None, approvals_needed: int = APPROVALS_NEEDED,
+                 submit: Callable[[Sequence[MassOrders]], object] | None = None) -> None:
         if approvals_needed < 2:
             raise ValueError("a mass action needs at least two approvals")
         self.engine = engine
         self.audit = audit
         self.lock = lock or contextlib.nullcontext()  # the Hub's lock in the service: the engine is single-threaded
         self.needed = approvals_needed
-        self.proposals: dict[str, Proposal] = {}
-        self._ids = itertools.count(1)
+        # Where orders go: the service's journal (they run in the engine's next batch), else the engine at once.
+        self.submit = submit
+        self.proposals: dict[str, Proposal] = restore_proposals(audit.entries())
+        last = max((int(m.group(1)) for pid in self.proposals if (m := re.fullmatch(r"ma(\d+)", pid))), default=0)
+        self._ids = itertools.count(last + 1)  # ids never repeat: the audit chain names each one action
 
     def propose(self, kind: str, target: str, operator: str, reason: str) -> Proposal:
         """Propose a mass action (it does nothing until approved)."""
@@ -99,25 +112,37 @@ class MassActions:
             raise MassActionError("an undo needs an operator and a reason")
         back = [("restore", subject, target) for action, subject, target in reversed(p.effects)
                 if action in ("freeze", "takedown")]
-        with self.lock:
-            orders = self.engine.respond_now(back, f"undo {p.id} by {operator}: {reason}", {"mass_action": p.id})
+        done = self._run(p, back, f"undo {p.id} by {operator}: {reason}", {"mass_action": p.id})
         p.status = "undone"
         self.audit.append(self.engine.clock.now(), operator, "undone", p.id,
-                          {"reason": reason, "restored": [list(e) for e in back], "orders": [o.key for o in orders]})
+                          {"reason": reason, "restored": [list(e) for e in back], **done})
         return p
 
     def _execute(self, p: Proposal) -> None:
         with self.lock:
             effects = self._effects(p)
-            orders = self.engine.respond_now(effects, f"{p.kind} {p.id} approved by {', '.join(p.approvals)}",
-                                             {"mass_action": p.id, "reason": p.reason})
-        responder = getattr(self.engine, "responder", None)
-        if responder is not None:
-            responder.enqueue_notices(self.engine, orders)  # owners of reset accounts are told, via the outbox
+        done = self._run(p, effects, f"{p.kind} {p.id} approved by {', '.join(p.approvals)}",
+                         {"mass_action": p.id, "reason": p.reason})
         p.effects = effects
         p.status = "executed"
         self.audit.append(self.engine.clock.now(), p.approvals[-1], "executed", p.id,
-                          {"effects": [list(e) for e in effects], "orders": [o.key for o in orders]})
+                          {"effects": [list(e) for e in effects], **done})
+
+    def _run(self, p: Proposal, effects: list[tuple[str, str, str]], reason: str, evidence: dict) -> dict:
+        """Carry the orders out (journaled for the next batch, or now); what the audit entry records of it."""
+        if self.submit is not None:
+            ev = MassOrders(id=f"mass-{p.id}-{uuid.uuid4().hex[:16]}", ts=self.engine.clock.now(), mass_action=p.id,
+                            orders=[MassOrder(*e) for e in effects], reason=reason[:4000])  # type: ignore[arg-type]
+            queued = self.submit([ev])
+            if isinstance(queued, concurrent.futures.Future):
+                queued.result(timeout=SUBMIT_WAIT)  # on disk before the answer (a JournalError is raised here)
+            return {"event": ev.id}
+        with self.lock:
+            orders = self.engine.respond_now(effects, reason, evidence)
+        responder = getattr(self.engine, "responder", None)
+        if responder is not None:
+            responder.enqueue_notices(self.engine, orders)  # owners of reset accounts are told, via the outbox
+        return {"orders": [o.key for o in orders]}
 
     def _effects(self, p: Proposal) -> list[tuple[str, str, str]]:
         if p.kind == "pause_all":
@@ -136,3 +161,27 @@ class MassActions:
         if p is None:
             raise MassActionError(f"no mass action {pid!r}")
         return p
+
+
+def restore_proposals(entries: Sequence[dict]) -> dict[str, Proposal]:
+    """The proposals an audit chain records, with their approvals, status and effects (a restart's view)."""
+    out: dict[str, Proposal] = {}
+    for e in entries:
+        action, pid = e["action"], e["subject"]
+        if action not in ("proposed", "approved", "executed", "undone"):
+            continue  # level pins and releases share the chain
+        payload = json.loads(e["payload"])
+        if action == "proposed":
+            out[pid] = Proposal(id=pid, kind=payload["kind"], target=payload["target"], reason=payload["reason"],
+                                proposer=e["actor"], created=e["ts"])
+            continue
+        p = out.get(pid)
+        if p is None:
+            continue
+        if action == "approved":
+            p.approvals = list(payload["approvals"])
+        elif action == "executed":
+            p.status, p.effects = "executed", [tuple(x) for x in payload["effects"]]
+        else:
+            p.status = "undone"
+    return out

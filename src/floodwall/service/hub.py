@@ -27,13 +27,13 @@ class Hub:
         self.seq = 0  # bumps after every batch: pages poll it to know when to refresh
         self.sink = None  # where submissions go instead of the inbox (the journal, which then feeds the loop)
 
-    def submit(self, events: Sequence[Event]) -> None:
-        """Queue events for the loop's next batch (thread-safe)."""
+    def submit(self, events: Sequence[Event]):
+        """Queue events for the loop's next batch (thread-safe); the sink's answer (the journal's future), if any."""
         if self.sink is not None:
-            self.sink(events)
-            return
+            return self.sink(events)
         with self._inbox_lock:
             self._inbox.extend(events)
+        return None
 
     def drain(self) -> list[Event]:
         """Take every queued event."""

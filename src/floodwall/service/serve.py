@@ -106,7 +106,7 @@ def people_routers(backend: EmbeddedBackend) -> list[APIRouter]:
     from floodwall.service.web import login_router, page_routers, people_guard
 
     hub = backend.hub
-    mass = MassActions(hub.engine, AuditLog(backend.store.engine, "ops"), lock=hub.lock)
+    mass = MassActions(hub.engine, AuditLog(backend.store.engine, "ops"), lock=hub.lock, submit=hub.submit)
     return [login_router(), *page_routers(hub, guard=people_guard("review")),
             operator_router(hub, mass, require_scope("operate"))]
 
