@@ -199,3 +199,26 @@ def test_level_command_sets_and_releases_over_http(setup, capsys):
         assert main(["level", "release", "--url", url, "--key", "ops-alice"]) == 0
         assert responder.tracker.pinned is None
         assert main(["level", "set", "severe", "--reason", "no key", "--url", url]) == 1  # refused without a key
+
+
+def test_orders_through_the_next_batch_do_what_orders_at_once_do(setup):
+    """With ``submit`` (the service's journal) the same freezes, owner messages and restores happen, in the
+    engine's next batch, and a MassActions built later from the same audit chain can undo the action."""
+    engine, platform, _, audit, _, responder = setup
+    queued: list = []
+    mass = MassActions(engine, audit, submit=queued.extend)
+    p = mass.propose("reset_ring_credentials", "x1", "alice", "credentials sold on a forum")
+    mass.approve(p.id, "alice")
+    mass.approve(p.id, "dave")
+    assert p.status == "executed" and "x0" not in platform.frozen  # nothing yet: the batch has not run
+    assert [type(ev).__name__ for ev in queued] == ["MassOrders"]
+    engine.handle(queued)
+    queued.clear()
+    assert platform.frozen >= {f"x{i}" for i in range(6)}
+    assert sorted(r["account"] for r in responder.outbox.rows("pending")) == [f"x{i}" for i in range(6)]
+    later = MassActions(engine, audit, submit=queued.extend)  # a restart: proposals come back from the chain
+    assert later.proposals[p.id].status == "executed" and later.proposals[p.id].effects == p.effects
+    later.undo(p.id, "bob", "owners re-verified")
+    engine.handle(queued)
+    assert platform.frozen == {"x5"}  # frozen earlier for its own reasons: not thawed
+    assert later.propose("pause_all", "*", "alice", "drill").id == "ma2"
