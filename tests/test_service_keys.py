@@ -1,9 +1,11 @@
-"""API keys: 256-bit secrets stored under HMAC-SHA-256 with a pepper kept outside the database, legacy
-argon2 hashes verified once and rehashed, failed attempts limited per address and per key id."""
+"""API keys: 256-bit secrets stored under HMAC-SHA-256 with a pepper kept outside the database (rotated without
+losing keys), legacy argon2 hashes verified once and rehashed, failed attempts limited per address and key id."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import stat
 
@@ -84,3 +86,66 @@ def test_failed_attempts_are_limited_per_address_and_per_key_id(tmp_path):
 @pytest.fixture(autouse=True)
 def _pepper(monkeypatch):
     monkeypatch.setenv("FLOODWALL_KEY_PEPPER", "t" * 48)
+
+
+def test_a_rotated_pepper_keeps_keys_working_and_moves_each_to_the_new_one_when_used(tmp_path, monkeypatch):
+    from floodwall.adapters import pepper
+
+    monkeypatch.delenv("FLOODWALL_KEY_PEPPER", raising=False)
+    monkeypatch.setenv("FLOODWALL_KEY_PEPPER_FILE", str(tmp_path / "pepper"))
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/k.db")
+    used, key = KeyStore(engine).create("used", ["ingest"])
+    idle, idle_key = KeyStore(engine).create("idle", ["ingest"])
+    first = pepper.load_peppers().current
+    rotated = pepper.rotate()
+    assert rotated.previous == (first,) and rotated.current != first
+    assert stat.S_IMODE(os.stat(tmp_path / "pepper").st_mode) == 0o600
+    keys = KeyStore(engine)  # a process started after the rotation
+    assert {k["name"]: k["pepper"] for k in keys.list()} == {"used": "previous", "idle": "previous"}
+    assert keys.verify(used) == key
+    assert stored_hash(engine, key.id).startswith(f"{HMAC_PREFIX}{pepper.fingerprint(rotated.current)}$")
+    assert {k["name"]: k["pepper"] for k in keys.list()} == {"used": "current", "idle": "previous"}
+    pepper.drop_previous()
+    after = KeyStore(engine)
+    assert after.verify(used) == key  # moved in time
+    assert after.verify(idle) is None  # never used while both were accepted: it stops, as `keys pepper` warned
+    assert {k["name"]: k["pepper"] for k in after.list()} == {"used": "current", "idle": "unknown"}
+    assert idle_key.id in {k["id"] for k in after.list()}
+
+
+def test_hashes_written_before_they_named_their_pepper_still_verify_and_are_renamed(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/k.db")
+    keys = KeyStore(engine, pepper=PEPPER)
+    secret, key = keys.create("a", ["ingest"])
+    raw = secret.split("_", 2)[2]
+    legacy = HMAC_PREFIX + hmac.new(PEPPER, raw.encode(), hashlib.sha256).hexdigest()
+    with engine.begin() as conn:  # as the previous version stored it
+        conn.execute(api_keys.update().where(api_keys.c.id == key.id).values(hash=legacy))
+    assert KeyStore(engine, pepper=b"q" * 40).verify(secret) is None
+    assert KeyStore(engine, pepper=PEPPER).verify(secret[:-1] + "x") is None
+    assert KeyStore(engine, pepper=PEPPER).verify(secret) == key
+    assert stored_hash(engine, key.id) != legacy and KeyStore(engine, pepper=PEPPER).list()[0]["pepper"] == "current"
+
+
+def test_peppers_from_the_environment_and_the_cli(tmp_path, monkeypatch, capsys):
+    from floodwall.adapters import pepper
+    from floodwall.cli import main
+
+    monkeypatch.setenv("FLOODWALL_KEY_PEPPER", "n" * 40)
+    monkeypatch.setenv("FLOODWALL_KEY_PEPPER_PREVIOUS", "o" * 40 + ", " + "p" * 40)
+    assert pepper.load_peppers() == pepper.Peppers(b"n" * 40, (b"o" * 40, b"p" * 40))
+    with pytest.raises(ValueError, match="FLOODWALL_KEY_PEPPER"):
+        pepper.rotate()
+    monkeypatch.setenv("FLOODWALL_KEY_PEPPER_PREVIOUS", "short")
+    with pytest.raises(ValueError, match="shorter than 32"):
+        pepper.load_peppers()
+    monkeypatch.delenv("FLOODWALL_KEY_PEPPER")
+    monkeypatch.delenv("FLOODWALL_KEY_PEPPER_PREVIOUS")
+    monkeypatch.setenv("FLOODWALL_KEY_PEPPER_FILE", str(tmp_path / "pepper"))
+    store = f"sqlite:///{tmp_path}/k.db"
+    assert main(["keys", "create", "--scope", "ingest", "--store", store]) == 0
+    assert main(["keys", "pepper", "--rotate", "--store", store]) == 0
+    assert main(["keys", "pepper", "--drop-previous", "--store", store]) == 1  # the key has not moved yet
+    assert "still be under an earlier pepper" in capsys.readouterr().err
+    assert main(["keys", "pepper", "--drop-previous", "--force", "--store", store]) == 0
+    assert "1 unknown" in capsys.readouterr().out

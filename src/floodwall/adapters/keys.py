@@ -4,7 +4,9 @@ A key is presented as ``fw_<id>_<secret>``; the secret is 256 random bits, shown
 created. The store keeps only HMAC-SHA-256(pepper, secret): with a high-entropy secret a fast keyed hash
 is as safe as a slow one, and the pepper lives outside the database (FLOODWALL_KEY_PEPPER, or the file
 FLOODWALL_KEY_PEPPER_FILE names, else ~/.config/floodwall/key-pepper, mode 0600), so a copy of the
-database alone verifies nothing. Keys hashed with argon2 by older versions are verified once and rehashed. Every privileged call is appended to the "api"
+database alone verifies nothing. A hash names its pepper by fingerprint; a key under an earlier pepper, still
+accepted while rotating (adapters/pepper.py), or under argon2 from older versions, is verified once and
+rehashed under the current one. Every privileged call is appended to the "api"
 chain of the tamper-evident audit log (``floodwall.response.audit``; `floodwall audit verify`).
 """
 
@@ -12,17 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from floodwall.adapters.pepper import Peppers, fingerprint, load_peppers
 from floodwall.persistence.schema import ensure
 from floodwall.persistence.tables import api_keys
 from floodwall.response.audit import AuditLog, read_chain, verify_store
@@ -32,24 +33,8 @@ HMAC_PREFIX = "hmac-sha256$"
 
 
 def load_pepper() -> bytes:
-    """The secret key of the keys' HMAC, from outside the database (see the module's docstring)."""
-    env = os.environ.get("FLOODWALL_KEY_PEPPER")
-    if env:
-        return env.encode()
-    path = Path(os.environ.get("FLOODWALL_KEY_PEPPER_FILE") or Path.home() / ".config" / "floodwall" / "key-pepper")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # created 0600 in one step: no moment where another user could read it
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-    pepper = path.read_text().strip().encode()
-    if len(pepper) < 32:
-        raise ValueError(f"the key pepper in {path} is shorter than 32 characters")
-    return pepper
+    """The current secret key of the keys' HMAC, from outside the database (adapters/pepper.py)."""
+    return load_peppers().current
 
 
 AUDIT_CHAIN = "api"
@@ -75,9 +60,11 @@ class KeyStore:
 
     CACHE_TTL = 60.0  # seconds a verified key is trusted without re-reading its row (revocation delay)
 
-    def __init__(self, engine: sa.Engine, pepper: bytes | None = None) -> None:
+    def __init__(self, engine: sa.Engine, pepper: bytes | Peppers | None = None) -> None:
         self.engine = engine
-        self._pepper = pepper if pepper is not None else load_pepper()
+        self._peppers = pepper if isinstance(pepper, Peppers) else Peppers(pepper) if pepper else load_peppers()
+        self._pepper = self._peppers.current
+        self._fp = fingerprint(self._pepper)
         ensure(engine)  # older stores get api_keys.created_by from migration 0001
         self._ph = PasswordHasher()
         self._cache: dict[bytes, tuple[float, ApiKey]] = {}
@@ -101,8 +88,32 @@ class KeyStore:
                 burst=burst, created=time.time(), revoked=None, created_by=created_by))
         return f"fw_{kid}_{secret}", ApiKey(kid, name, frozenset(scopes), rate, burst)
 
-    def _digest(self, secret: str) -> str:
-        return HMAC_PREFIX + hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
+    def _digest(self, secret: str, pepper: bytes | None = None) -> str:
+        """The stored form: ``hmac-sha256$<pepper fingerprint>$<hex>`` (under the current pepper by default)."""
+        pepper = pepper or self._pepper
+        return f"{HMAC_PREFIX}{fingerprint(pepper)}${hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()}"
+
+    def _hmac_matches(self, stored: str, secret: str) -> bool:
+        """True if the secret matches a stored HMAC under any pepper still accepted."""
+        rest = stored[len(HMAC_PREFIX):]
+        fp, sep, _ = rest.rpartition("$")
+        if sep:  # the hash names its pepper
+            pepper = self._peppers.by_fingerprint(fp)
+            return pepper is not None and hmac.compare_digest(stored.encode(), self._digest(secret, pepper).encode())
+        # Written before hashes named their pepper: try each (one HMAC apiece).
+        return any(hmac.compare_digest(rest.encode(), hmac.new(p, secret.encode(), hashlib.sha256).hexdigest().encode())
+                   for p in (self._peppers.current, *self._peppers.previous))
+
+    def pepper_of(self, stored: str) -> str:
+        """Which pepper a stored hash is under: current, previous, unknown, unnamed (older HMAC) or argon2."""
+        if not stored.startswith(HMAC_PREFIX):
+            return "argon2"
+        fp, sep, _ = stored[len(HMAC_PREFIX):].rpartition("$")
+        if not sep:
+            return "unnamed"
+        if fp == self._fp:
+            return "current"
+        return "previous" if self._peppers.by_fingerprint(fp) is not None else "unknown"
 
     def cached(self, presented: str) -> ApiKey | None:
         """The key if it was verified within CACHE_TTL (no database, no argon2); else None."""
@@ -144,13 +155,14 @@ class KeyStore:
             self._cache.pop(digest, None)
             return None
         if row.hash.startswith(HMAC_PREFIX):
-            if not hmac.compare_digest(row.hash.encode(), self._digest(parts[2]).encode()):
+            if not self._hmac_matches(row.hash, parts[2]):
                 return None
         else:  # an argon2 hash from an older version: verify it this once, then store the HMAC instead
             try:
                 self._ph.verify(row.hash, parts[2])
             except (VerificationError, InvalidHashError):
                 return None
+        if self.pepper_of(row.hash) != "current":  # rehash under the current pepper, once
             with self.engine.begin() as conn:
                 conn.execute(api_keys.update().where(api_keys.c.id == row.id, api_keys.c.hash == row.hash)
                              .values(hash=self._digest(parts[2])))
@@ -191,10 +203,11 @@ class KeyStore:
         return bool(n)
 
     def list(self) -> list[dict]:
-        """Every key without its hash."""
+        """Every key without its hash, with which pepper the hash is under (``pepper``)."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created))
-            return [{k: v for k, v in r._mapping.items() if k != "hash"} for r in rows]
+            return [{**{k: v for k, v in r._mapping.items() if k != "hash"}, "pepper": self.pepper_of(r.hash)}
+                    for r in rows]
 
     def count(self) -> int:
         """How many keys exist (revoked ones included)."""
