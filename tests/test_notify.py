@@ -138,3 +138,36 @@ def test_apprise_adapter_delivers_to_a_json_endpoint(tmp_path, receiver):
 def test_apprise_adapter_refuses_an_unknown_url():
     with pytest.raises(ValueError, match="does not understand"):
         AppriseNotifier(["nosuchscheme://x"])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_sole_worker_sends_what_a_polling_one_sends_and_skips_idle_polls(tmp_path, seed):
+    """Polls every 5 s over random enqueues, a flaky channel and a throughput cap: the same messages go out
+    at the same polls with the same retries, and the sole worker reads the table only when something is due."""
+    import random
+
+    import sqlalchemy as sa
+
+    from floodwall.adapters.notifiers import FlakyNotifier
+
+    rng = random.Random(seed)
+    plan = {round(rng.uniform(0, 600) / 5) * 5: [f"a{seed}-{k}-{j}" for j in range(rng.randint(1, 4))]
+            for k in range(12)}
+    got, queries = {}, {}
+    for sole in (False, True):
+        box = Outbox(f"sqlite:///{tmp_path}/{sole}.db", run="r")
+        count = [0]
+        sa.event.listen(box.db, "before_cursor_execute", lambda *a, c=count: c.__setitem__(0, c[0] + 1))
+        sink = RecordingNotifier()
+        worker = DeliveryWorker(box, FlakyNotifier(sink, 0.3, seed), every=5, batch=3, base_delay=2, sole=sole)
+        log = []
+        for t in range(0, 2400):  # the last half hour idle, as most of a replay is for the outbox
+            if t in plan:
+                box.enqueue([notify(a, T0 + t) for a in plan[t]], phone)
+            before = len(sink.sent)
+            worker.poll(T0 + t)
+            log += [(t, m.key) for m in sink.sent[before:]]
+        got[sole], queries[sole] = (log, [(r["key"], r["status"], r["attempts"]) for r in box.rows()]), count[0]
+    assert got[True] == got[False]
+    assert got[True][0]  # something was sent
+    assert queries[True] < queries[False] / 2

@@ -102,7 +102,7 @@ def run_policy(
     # The delivery worker polls every NOTIFY_POLL s of virtual time through an SMS-like gateway with a
     # throughput cap and transient errors (assumed figures), so the delay it reports includes retries.
     courier = DeliveryWorker(outbox, FlakyNotifier(RecordingNotifier(), NOTIFY_FAIL_RATE, seed),
-                             every=NOTIFY_POLL, batch=NOTIFY_BATCH)
+                             every=NOTIFY_POLL, batch=NOTIFY_BATCH, sole=True)
     reviewers = ReviewerPool(
         scenario.reviewers,
         max(1, round(scenario.reviewers.count * scale)) if reviewer_count is None else reviewer_count, engine.review,
