@@ -219,7 +219,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = build_app(store_url=args.store, log_url=args.log, run=args.run, partitions=args.partitions,
                     policy=args.policy, clock=args.clock, tick=args.tick, notify=args.notify,
                     image_model=args.image_model, orders_webhook=args.orders_webhook,
-                    hma_fetch_urls=args.hma_fetch_urls, max_body=args.max_body)
+                    hma_fetch_urls=args.hma_fetch_urls, max_body=args.max_body, compact_every=args.compact_every)
     run_server(app, args.host, args.port)
     return 0
 
@@ -321,6 +321,8 @@ def _service_parsers(sub) -> None:
     sv.add_argument("--clock", default="wall", choices=["wall", "event"],
                     help="embedded: wall time, or event time (replaying recorded events)")
     sv.add_argument("--tick", type=float, default=0.15, help="embedded: seconds between engine batches")
+    sv.add_argument("--compact-every", type=int, default=500_000, metavar="EVENTS",
+                    help="embedded: snapshot the engine and cut the journal every EVENTS processed events (0: never)")
     sv.add_argument("--notify", help="embedded: where owner messages go: an http(s) webhook URL, or an Apprise "
                                      "service URL (sms://, mailto://, ...); without it they wait in the outbox")
     sv.add_argument("--image-model", default="none", choices=["none", "open_nsfw"],

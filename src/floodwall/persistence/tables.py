@@ -151,6 +151,17 @@ journal_marks = sa.Table(
     sa.Column("boots", sa.Integer, nullable=False),  # how many times this run started (prefixes new ids)
 )
 
+journal_snapshots = sa.Table(  # the engine's state at a journal position; rows up to it are cut
+    "journal_snapshots",
+    metadata,
+    sa.Column("run", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),  # the processed mark it was taken at
+    sa.Column("part", sa.Integer, primary_key=True, autoincrement=False),  # the bytes in parts of 16 MiB
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("mac", sa.String(64), nullable=False),  # HMAC-SHA-256 of the whole snapshot (every part's row)
+    sa.Column("ts", sa.Float, nullable=False),
+)
+
 gate_answers = sa.Table(
     "gate_answers",
     metadata,

@@ -8,9 +8,13 @@ own, so no commit (a gate answer's least of all) waits for a checkpoint's copy a
 commit the batches go to the loop in journal order; the loop writes its results and the highest journal sequence it processed (``journal_marks.processed``) in one
 transaction, so a restart processes exactly what was accepted and not yet processed.
 
+Once the engine's state is snapshotted at a processed position (service/compaction.py), the rows up to
+it are cut: a restart loads the snapshot and replays only what follows.
+
 Rows of kind ``done`` were applied before they were journaled (gate calls, bank edits): a restart
-replays them, with everything processed, only to rebuild the engine's state (muted: nothing is sent
-or stored twice). Gate answers are kept by event id, so a retried gate call answers the first decision.
+replays them, with everything processed, only to rebuild the engine's state (muted: nothing is sent or
+stored twice; one applied before a snapshot and journaled after it is skipped, its id seen). Gate
+answers are kept by event id, so a retried gate call answers the first decision.
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ from floodwall.persistence.dml import insert_ignore
 from floodwall.persistence.schema import ensure
 from floodwall.persistence.sqlite import (checkpoint, no_autocheckpoint, set_synchronous, sqlite_file, sync_level,
                                          tune_sqlite)
-from floodwall.persistence.tables import gate_answers, journal, journal_marks
+from floodwall.persistence.tables import gate_answers, journal, journal_marks, journal_snapshots
 
 __all__ = ["Journal", "JournalError", "gate_answers", "journal", "journal_marks", "sqlite_file", "tune_sqlite"]
 
 log = logging.getLogger("floodwall.journal")
 
 CHECKPOINT_EVERY = 0.5  # seconds between background WAL checkpoints (SQLite), when something was committed
+SNAPSHOT_PART = 16 << 20  # bytes of an engine snapshot a row
 BEHIND_WAIT = 0.05  # seconds a batch queued behind a reply waits for a group commit to ride with
 
 _encoder = msgspec.msgpack.Encoder()
@@ -101,6 +106,28 @@ class Journal:
             for seq, kind, body in got:
                 yield seq, kind, _decoder.decode(body)
             after = got[-1][0]
+
+    def snapshot(self) -> tuple[int, bytes, str] | None:
+        """The newest engine snapshot: (the journal seq it was taken at, its bytes, its MAC), or None."""
+        t = journal_snapshots
+        with self.engine.connect() as conn:
+            seq = conn.execute(sa.select(sa.func.max(t.c.seq)).where(t.c.run == self.run)).scalar()
+            if seq is None:
+                return None
+            parts = conn.execute(sa.select(t.c.body, t.c.mac).where(t.c.run == self.run, t.c.seq == seq)
+                                 .order_by(t.c.part)).all()
+        return int(seq), b"".join(p.body for p in parts), parts[0].mac
+
+    def cut(self, seq: int, data: bytes, mac: str, part: int = SNAPSHOT_PART) -> int:
+        """Keep a snapshot taken at ``seq`` and drop every journal row (and older snapshot) up to it, in one
+        transaction; returns how many journal rows went."""
+        t = journal_snapshots
+        rows = [{"run": self.run, "seq": seq, "part": k, "body": data[i:i + part], "mac": mac, "ts": time.time()}
+                for k, i in enumerate(range(0, max(len(data), 1), part))]
+        with self.engine.begin() as conn:
+            conn.execute(t.insert(), rows)
+            conn.execute(t.delete().where(t.c.run == self.run, t.c.seq < seq))
+            return conn.execute(journal.delete().where(journal.c.run == self.run, journal.c.seq <= seq)).rowcount
 
     def start(self) -> None:
         """Start the committer thread (and, on SQLite, the checkpointer)."""

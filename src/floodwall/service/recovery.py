@@ -1,7 +1,8 @@
 """A restart of the embedded service: rebuild the engine from its journal, then go on where it stopped.
 
-Gate answers the gate log holds and the journal lacks (service/gatelog.py) are journaled first. Everything
-journaled and processed before (and every gate call and bank edit, applied when they came) is replayed muted: the engine's state (accounts, streams, cases, banks, the ids it has seen)
+Gate answers the gate log holds and the journal lacks (service/gatelog.py) are journaled first; the newest
+engine snapshot, if the journal was cut (service/compaction.py), is loaded next. Everything journaled
+after it and processed before (and every gate call and bank edit, applied when they came) is replayed muted: the engine's state (accounts, streams, cases, banks, the ids it has seen)
 comes back, and nothing is sent or stored twice. What was accepted and not processed is queued for
 the loop, which processes it as new. The operator's level pin comes back from the ops audit chain.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 
+from floodwall.service.compaction import load as load_snapshot
 from floodwall.service.journal import Journal
 
 log = logging.getLogger("floodwall.recovery")
@@ -18,11 +20,13 @@ log = logging.getLogger("floodwall.recovery")
 REPLAY_CHUNK = 5000  # events per muted batch: big enough to be quick, small enough to bound memory
 
 
-def recover(journal: Journal, loop, *, audit=None, gatelog=None) -> dict:
-    """Replay the journal into ``loop``'s engine (muted), queue the unprocessed rest; what it did."""
+def recover(journal: Journal, loop, *, audit=None, gatelog=None, snapshot_key: bytes | None = None) -> dict:
+    """Load the newest engine snapshot, replay the journal after it into ``loop``'s engine (muted), queue
+    the unprocessed rest; what it did."""
     journal.open()
     from_gatelog = gatelog.restore(journal) if gatelog is not None else 0  # answers given, not yet journaled
     engine = loop.hub.engine
+    snapshot_seq = load_snapshot(journal, engine, snapshot_key) if snapshot_key is not None else 0
     # New ids every boot: a restarted engine counts verdicts from 1 again, and ids must stay unique.
     engine.verdict_prefix = f"{engine.verdict_prefix.split('.b')[0]}.b{journal.boot}"
     store, enforcer, responder = engine.store, engine.enforcer, engine.responder
@@ -48,8 +52,8 @@ def recover(journal: Journal, loop, *, audit=None, gatelog=None) -> dict:
         loop.deliver(seq, events)
         pending += len(events)
     pinned = restore_pin(engine, audit) if audit is not None else None
-    out = {"boot": journal.boot, "replayed": replayed, "pending": pending, "pinned": pinned,
-           "from_gatelog": from_gatelog}
+    out = {"boot": journal.boot, "snapshot": snapshot_seq, "replayed": replayed, "pending": pending,
+           "pinned": pinned, "from_gatelog": from_gatelog}
     log.info("recovered from the journal", extra=out)
     return out
 

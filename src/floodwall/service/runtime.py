@@ -227,6 +227,7 @@ class EmbeddedLoop:
         self.metrics = metrics
         self.tick = tick
         self.on_batch = on_batch
+        self.compactor = None  # service/compaction.py: snapshots the engine and cuts the journal now and then
         self._accepted: deque[tuple[float, int]] = deque()  # (accept time, n events) per ingest call
         self._journaled: list[Event] = []  # delivered by the journal after its commit, in journal order
         self._seq: int | None = None  # the highest journal seq delivered and not yet taken
@@ -295,6 +296,8 @@ class EmbeddedLoop:
         self.batches += 1
         if self.on_batch:
             self.on_batch(len(events))
+        if self.compactor is not None:
+            self.compactor.after_batch(seq, len(events))
         return len(events)
 
     def handle_isolated(self, events: Sequence[Event], keep_dead: bool = True) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from floodwall.adapters.keys import KeyStore
 from floodwall.service.app import create_app
+from floodwall.service.compaction import DEFAULT_EVERY
 from floodwall.service.backends import Backend, EmbeddedBackend, NatsBackend
 from floodwall.service.hub import Hub
 from floodwall.service.limits import DEFAULT_MAX_BODY
@@ -25,7 +26,8 @@ log = logging.getLogger("floodwall.service")
 
 def build_backend(*, store_url: str, log_url: str = "memory", run: str = "service", partitions: int = 2,
                   policy: str = "floodwall", clock: str = "wall", tick: float = 0.15, notify: str | None = None,
-                  image_model: str = "none", orders_webhook: str | None = None) -> Backend:
+                  image_model: str = "none", orders_webhook: str | None = None,
+                  compact_every: int = DEFAULT_EVERY) -> Backend:
     """The embedded backend (``log_url == "memory"``) or the NATS one (``nats://...``)."""
     metrics = Metrics()
     store = open_store(store_url, run)
@@ -64,7 +66,15 @@ def build_backend(*, store_url: str, log_url: str = "memory", run: str = "servic
         enforcer.forward = OrdersWebhook(orders_webhook).submit
     engine = build_engine(policy, clock=clk, store=CountingStore(store, metrics), enforcer=enforcer,
                           responder=responder, image_model=image_model)
-    backend = EmbeddedBackend(Hub(engine), store, metrics, tick=tick, journal=journal, audit=ops, gatelog=gatelog)
+    hub = Hub(engine)
+    compactor = None
+    if journal is not None:  # made even with compact_every=0: a restart still loads a snapshot cut before
+        from floodwall.response.audit_keys import audit_key
+        from floodwall.service.compaction import Compactor
+
+        compactor = Compactor(journal, hub, audit_key(store.engine), every=compact_every)
+    backend = EmbeddedBackend(hub, store, metrics, tick=tick, journal=journal, audit=ops, gatelog=gatelog,
+                              compactor=compactor)
     if notify:
         from floodwall.response.outbox import DeliveryWorker
         from floodwall.service.runtime import Courier, notifier_for
@@ -86,11 +96,11 @@ def build_app(*, store_url: str, log_url: str = "memory", run: str = "service", 
               policy: str = "floodwall", clock: str = "wall", tick: float = 0.15,
               extra_routers: tuple[APIRouter, ...] = (), notify: str | None = None, image_model: str = "none",
               orders_webhook: str | None = None, hma_fetch_urls: bool = False,
-              max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+              max_body: int = DEFAULT_MAX_BODY, compact_every: int = DEFAULT_EVERY) -> FastAPI:
     """The whole app from command-line settings."""
     backend = build_backend(store_url=store_url, log_url=log_url, run=run, partitions=partitions, policy=policy,
                             clock=clock, tick=tick, notify=notify, image_model=image_model,
-                            orders_webhook=orders_webhook)
+                            orders_webhook=orders_webhook, compact_every=compact_every)
     if isinstance(backend, EmbeddedBackend):  # the people-facing pages need the engine in this process
         extra_routers = (*people_routers(backend), *extra_routers)
     return create_app(backend, KeyStore(backend.store.engine), extra_routers=extra_routers,

@@ -14,6 +14,7 @@ from floodwall.content.bank import HashBank
 from floodwall.events import BankChanged, Event, StreamStarted
 from floodwall.service.auth import ApiError
 from floodwall.service.backends.base import Backend, gate_answer
+from floodwall.service.compaction import Compactor
 from floodwall.service.gatelog import GateLog
 from floodwall.service.hub import Hub
 from floodwall.service.journal import Journal, JournalError
@@ -32,13 +33,16 @@ class EmbeddedBackend(Backend):
     mode = "embedded"
 
     def __init__(self, hub: Hub, store: SqlStore, metrics: Metrics, tick: float = 0.15,
-                 journal: Journal | None = None, audit=None, gatelog: GateLog | None = None) -> None:
+                 journal: Journal | None = None, audit=None, gatelog: GateLog | None = None,
+                 compactor: Compactor | None = None) -> None:
         super().__init__(store, metrics)
         self.hub = hub
         self.loop = EmbeddedLoop(hub, store, metrics, tick=tick)
         self.journal = journal
         self.audit = audit  # the ops chain, where a restart finds the operator's level pin
         self.gatelog = gatelog  # gate answers on disk in one write; the journal's copy follows (SQLite file stores)
+        self.compactor = compactor  # snapshots the engine and cuts the journal every so many events
+        self.loop.compactor = compactor
         self.recovered: dict = {}
         if journal is not None:
             self.durable = True
@@ -52,8 +56,9 @@ class EmbeddedBackend(Backend):
         if self.journal is not None:
             from floodwall.service.recovery import recover
 
-            self.recovered = await anyio.to_thread.run_sync(lambda: recover(self.journal, self.loop, audit=self.audit,
-                                                                                gatelog=self.gatelog))
+            self.recovered = await anyio.to_thread.run_sync(lambda: recover(
+                self.journal, self.loop, audit=self.audit, gatelog=self.gatelog,
+                snapshot_key=self.compactor.key if self.compactor is not None else None))
             self.journal.start()
         self.loop.start()
 
