@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from floodwall.content.index import HashIndex, WindowIndex
+from floodwall.content.index import HashIndex
+from floodwall.content.window import WindowIndex
 from floodwall.content.pdq import hamming
 
 
@@ -268,7 +269,7 @@ def test_window_rejects_bad_config():
 def test_window_flat_scan_and_slice_tables_give_the_same_answers(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # Small windows are scanned in one pass, large ones probed per slice: the answer must not depend
     # on which, through adds at several times, removals, expiry and a distance-256 complement.
-    import floodwall.content.index as index_mod
+    import floodwall.content.window as window_mod
 
     rng = np.random.default_rng(seed)
     base = random_hashes(rng, 6)
@@ -288,9 +289,9 @@ def test_window_flat_scan_and_slice_tables_give_the_same_answers(seed: int, monk
             sliced.remove(gone)
         q = np.concatenate([hs, ~hs[:1], base[:2]])
         r = int(rng.choice([0, 15, 31, 47, 255]))
-        monkeypatch.setattr(index_mod, "_WINDOW_FLAT_BUDGET", 1 << 30)
+        monkeypatch.setattr(window_mod, "_WINDOW_FLAT_BUDGET", 1 << 30)
         a = flat.query(q, r)
-        monkeypatch.setattr(index_mod, "_WINDOW_FLAT_BUDGET", 0)
+        monkeypatch.setattr(window_mod, "_WINDOW_FLAT_BUDGET", 0)
         b = sliced.query(q, r)
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)

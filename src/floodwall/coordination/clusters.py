@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from floodwall.content.index import WindowIndex
+from floodwall.content.window import WindowIndex
 from floodwall.coordination.unionfind import UnionFind
 
 
