@@ -130,3 +130,15 @@ def test_batches_queued_behind_are_committed_within_the_wait_when_nothing_else_c
         assert fut.result(timeout=5) == 1
     finally:
         j.stop()
+
+
+def test_a_cut_keeps_the_snapshot_in_parts_and_drops_the_rows_it_covers(engine):
+    j = Journal(engine, "r", deliver=lambda seq, evs: None)
+    j.open()
+    j.commit_now([(_events(2, f"b{k}"), "event", None) for k in range(5)])
+    data = bytes(range(256)) * 40
+    assert j.cut(3, data, "mac-1", part=1000) == 3  # rows 1-3 go, in the snapshot's transaction
+    assert [seq for seq, _, _ in j.rows()] == [4, 5]
+    assert j.snapshot() == (3, data, "mac-1")
+    assert j.cut(5, b"later", "mac-2") == 2
+    assert j.snapshot() == (5, b"later", "mac-2") and list(j.rows()) == []  # the older snapshot went too

@@ -115,3 +115,20 @@ def test_a_changed_snapshot_or_another_key_is_refused(tmp_path):
         conn.execute(t.update().where(t.c.part == 3).values(body=bytes([body[0] ^ 1]) + body[1:]))
     with pytest.raises(SnapshotRefused):
         load(j, _engine(VirtualClock(T0))[0], b"k" * 32)
+
+
+def test_a_snapshot_of_another_version_is_set_aside_and_the_start_goes_on(tmp_path, monkeypatch, caplog):
+    eng = sa.create_engine(f"sqlite:///{tmp_path}/fw.db")
+    tune_sqlite(eng)
+    j = Journal(eng, "service", deliver=lambda seq, evs: None)
+    j.open()
+    e, _ = _engine(VirtualClock(T0))
+    e.handle(_events(1)[0])
+    monkeypatch.setattr(snapshot, "layout", lambda: "an-older-one")
+    data = snapshot.dumps(e)
+    monkeypatch.undo()
+    j.cut(0, data, sign(b"k" * 32, data))
+    fresh, _ = _engine(VirtualClock(T0))
+    with caplog.at_level("CRITICAL", logger="floodwall.compaction"):
+        assert load(j, fresh, b"k" * 32) == 0
+    assert fresh.events == 0 and "another version" in caplog.text and "set aside" in caplog.text

@@ -9,12 +9,15 @@ kept outside the database). A snapshot keeps the state as the policy of its time
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
 import threading
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
-from floodwall.engine import decide
+from floodwall import __version__
+from floodwall.engine import decide, state
 
 if TYPE_CHECKING:
     from floodwall.engine.engine import Engine
@@ -28,6 +31,13 @@ _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 
 class SnapshotError(RuntimeError):
     """A snapshot cannot be loaded (made by another version, or not the engine's)."""
+
+
+def layout() -> str:
+    """What a snapshot's bytes depend on: this version and the fields of the state's slotted classes."""
+    parts = [__version__, *(f"{c.__name__}:{','.join(f.name for f in fields(c))}"
+                            for c in (state.Account, state.Stream, state.Indexes))]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
 class _Pickler(pickle.Pickler):
@@ -44,23 +54,26 @@ class _Unpickler(pickle.Unpickler):
 
 def dumps(engine: Engine) -> bytes:
     """The engine's learned state (and its responder's), as bytes."""
-    state = {"engine": {k: v for k, v in vars(engine).items() if k not in PORTS}, "responder": None}
+    out = {"layout": layout(), "engine": {k: v for k, v in vars(engine).items() if k not in PORTS}, "responder": None}
     if engine.responder is not None:
-        state["responder"] = {k: v for k, v in vars(engine.responder).items() if k not in RESPONDER_PORTS}
+        out["responder"] = {k: v for k, v in vars(engine.responder).items() if k not in RESPONDER_PORTS}
     buf = io.BytesIO()
-    _Pickler(buf, protocol=5).dump(state)
+    _Pickler(buf, protocol=5).dump(out)
     return buf.getvalue()
 
 
 def loads(engine: Engine, data: bytes) -> None:
     """Put a snapshot's state into an engine built with this process's ports (MAC already checked)."""
     try:
-        state = _Unpickler(io.BytesIO(data)).load()
+        got = _Unpickler(io.BytesIO(data)).load()
     except Exception as exc:  # noqa: BLE001  (whatever a stale pickle raises: name it once)
         raise SnapshotError(f"the engine snapshot does not load in this version: {type(exc).__name__}: {exc}") from None
-    if not isinstance(state, dict) or not isinstance(state.get("engine"), dict):
+    if not isinstance(got, dict) or not isinstance(got.get("engine"), dict):
         raise SnapshotError("not an engine snapshot")
-    vars(engine).update(state["engine"])
+    if got.get("layout") != layout():  # another version's classes: their pickles would load half-right
+        raise SnapshotError(f"the engine snapshot was made by another version (layout {got.get('layout')}, "
+                            f"this one {layout()})")
+    vars(engine).update(got["engine"])
     engine.refs = decide.rule_refs(engine.policy)
-    if engine.responder is not None and state.get("responder"):
-        vars(engine.responder).update(state["responder"])
+    if engine.responder is not None and got.get("responder"):
+        vars(engine.responder).update(got["responder"])

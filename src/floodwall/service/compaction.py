@@ -5,7 +5,9 @@ of it. Every ``every`` processed events the loop thread, between two batches and
 takes a snapshot (engine/snapshot.py) at the journal position it has just processed, signs it with
 HMAC-SHA-256 under the audit key (kept outside the database, response/audit_keys.py), and the journal
 swaps it for the rows up to that position in one transaction. A restart checks the MAC before it reads
-a byte of the pickle, loads it, and replays only the rows after it.
+a byte of the pickle (a mismatch stops the start), loads it, and replays only the rows after it. A
+snapshot made by another Floodwall version is set aside with a critical log line: the engine then starts
+from the rows after it, without what it learned before (serving on beats not starting during an attack).
 """
 
 from __future__ import annotations
@@ -43,7 +45,12 @@ def load(journal: Journal, engine, key: bytes) -> int:
         raise SnapshotRefused(f"the engine snapshot at journal seq {seq} (table journal_snapshots, run "
                               f"{journal.run!r}) does not match its MAC: it was changed, or the audit key is "
                               "not the one it was signed with; refusing to load it")
-    snapshot.loads(engine, data)
+    try:
+        snapshot.loads(engine, data)
+    except snapshot.SnapshotError as exc:  # an upgrade: serve on from what follows rather than not at all
+        log.critical("%s; it is set aside and the engine starts from the journal rows after it: what it learned "
+                     "before journal seq %d is lost", exc, seq)
+        return 0
     return seq
 
 
