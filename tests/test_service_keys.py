@@ -149,3 +149,25 @@ def test_peppers_from_the_environment_and_the_cli(tmp_path, monkeypatch, capsys)
     assert "still be under an earlier pepper" in capsys.readouterr().err
     assert main(["keys", "pepper", "--drop-previous", "--force", "--store", store]) == 0
     assert "1 unknown" in capsys.readouterr().out
+
+
+def test_failed_attempts_are_counted_across_processes_of_one_store(tmp_path):
+    """Two API processes on one store: a guesser's failures at either count against the one limit."""
+    from floodwall.service.attempts import FailedAttempts
+    from floodwall.service.runtime import open_store
+
+    url = f"sqlite:///{tmp_path}/fw.db"
+    open_store(url, "service").engine.dispose()
+    a, b = (FailedAttempts(limit=10, window=60.0, store=sa.create_engine(url)) for _ in range(2))
+    for i in range(5):
+        a.fail("10.0.0.9", None)
+        b.fail("10.0.0.9", f"k{i}")
+    assert b.wait("10.0.0.9", None) > 50  # ten failures from the address, five seen by each process
+    assert a.wait("10.0.0.8", "k0") == 0.0  # another address, a key id with one failure
+    alone = FailedAttempts(limit=10, window=60.0)
+    for _ in range(5):
+        alone.fail("10.0.0.9", None)
+    assert alone.wait("10.0.0.9", None) == 0.0  # without the store each process saw only its own five
+    broken = FailedAttempts(limit=10, window=60.0, store=sa.create_engine(f"sqlite:///{tmp_path}/none.db"))
+    broken.fail("10.0.0.7", None)  # no table there: counted here, logged, never an error
+    assert broken.wait("10.0.0.7", None) == 0.0

@@ -172,6 +172,14 @@ gate_answers = sa.Table(
 
 # ---- API keys and console sessions (adapters/keys.py, service/sessions.py) -----------------------------
 
+auth_failures = sa.Table(  # failed key attempts, shared by every API process of a store (service/attempts.py)
+    "auth_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("who", sa.String(160), nullable=False, index=True),  # "addr:<ip>" or "key:<key id>"
+    sa.Column("ts", sa.Float, nullable=False),  # wall-clock seconds
+)
+
 api_keys = sa.Table(
     "api_keys",
     metadata,

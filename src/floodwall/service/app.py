@@ -139,7 +139,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
     app.state.backend = backend
     app.state.keys = keys
     app.state.sessions = SessionStore(keys.engine)  # the console's sign-ins
-    app.state.attempts = FailedAttempts()  # failed keys, per client address and key id
+    app.state.attempts = FailedAttempts(store=keys.engine)  # failed keys, per address and key id, across processes
     app.state.buckets = TokenBucket()
     app.state.metrics = metrics = backend.metrics
 

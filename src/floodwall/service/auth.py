@@ -67,7 +67,7 @@ async def verify_limited(request: Request, presented: str) -> ApiKey:
 
     attempts = request.app.state.attempts
     address, kid = request.client.host if request.client else None, key_id_of(presented)
-    wait = attempts.wait(address, kid)
+    wait = await anyio.to_thread.run_sync(attempts.wait, address, kid)  # may read the store
     if wait > 0:
         err = ApiError(429, "too_many_failures", "too many failed key attempts from this address or for this "
                                                  "key id; wait", retry_after=round(wait, 1))
@@ -75,7 +75,7 @@ async def verify_limited(request: Request, presented: str) -> ApiKey:
         raise err
     key = await anyio.to_thread.run_sync(request.app.state.keys.verify, presented)
     if key is None:
-        attempts.fail(address, kid)
+        await anyio.to_thread.run_sync(attempts.fail, address, kid)
         raise ApiError(401, "invalid_key", "the API key is unknown, wrong or revoked")
     return key
 

@@ -1,4 +1,5 @@
-"""The engine's snapshots, so the embedded service can cut its journal (service/compaction.py).
+"""The engine's snapshots, so the embedded service can cut its journal (service/compaction.py); failed key
+attempts shared by every API process of a store (service/attempts.py).
 
 Revision ID: 0002
 Revises: 0001
@@ -17,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Add journal_snapshots."""
+    """Add journal_snapshots and auth_failures."""
     op.create_table(
         "journal_snapshots",
         sa.Column("run", sa.String(length=64), nullable=False),
@@ -28,8 +29,18 @@ def upgrade() -> None:
         sa.Column("ts", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("run", "seq", "part"),
     )
+    op.create_table(
+        "auth_failures",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("who", sa.String(length=160), nullable=False),
+        sa.Column("ts", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_auth_failures_who", "auth_failures", ["who"])
 
 
 def downgrade() -> None:
-    """Drop journal_snapshots."""
+    """Drop journal_snapshots and auth_failures."""
+    op.drop_index("ix_auth_failures_who", table_name="auth_failures")
+    op.drop_table("auth_failures")
     op.drop_table("journal_snapshots")
