@@ -4,10 +4,10 @@ A key is presented as ``fw_<id>_<secret>``; the secret is 256 random bits, shown
 created. The store keeps only HMAC-SHA-256(pepper, secret): with a high-entropy secret a fast keyed hash
 is as safe as a slow one, and the pepper lives outside the database (FLOODWALL_KEY_PEPPER, or the file
 FLOODWALL_KEY_PEPPER_FILE names, else ~/.config/floodwall/key-pepper, mode 0600), so a copy of the
-database alone verifies nothing. A hash names its pepper by fingerprint; a key under an earlier pepper, still
-accepted while rotating (adapters/pepper.py), or under argon2 from older versions, is verified once and
-rehashed under the current one. Every privileged call is appended to the "api"
-chain of the tamper-evident audit log (``floodwall.response.audit``; `floodwall audit verify`).
+database alone verifies nothing. A hash names its pepper by fingerprint; a key under an earlier pepper
+(still accepted while rotating, adapters/pepper.py) or under argon2 from older versions is verified once
+and rehashed under the current one. Every privileged call is appended to the "api" chain of the
+tamper-evident audit log (``floodwall.response.audit``; `floodwall audit verify`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,17 @@ HMAC_PREFIX = "hmac-sha256$"
 def load_pepper() -> bytes:
     """The current secret key of the keys' HMAC, from outside the database (adapters/pepper.py)."""
     return load_peppers().current
+
+
+def _mac(pepper: bytes, secret: str) -> str:
+    """HMAC-SHA-256 of a key's secret under one pepper, hex."""
+    return hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def _split(stored: str) -> tuple[str | None, str]:
+    """A stored HMAC hash's (pepper fingerprint, or None when it names none, and hex)."""
+    fp, sep, mac = stored[len(HMAC_PREFIX):].rpartition("$")
+    return (fp if sep else None), mac
 
 
 AUDIT_CHAIN = "api"
@@ -88,28 +99,25 @@ class KeyStore:
                 burst=burst, created=time.time(), revoked=None, created_by=created_by))
         return f"fw_{kid}_{secret}", ApiKey(kid, name, frozenset(scopes), rate, burst)
 
-    def _digest(self, secret: str, pepper: bytes | None = None) -> str:
-        """The stored form: ``hmac-sha256$<pepper fingerprint>$<hex>`` (under the current pepper by default)."""
-        pepper = pepper or self._pepper
-        return f"{HMAC_PREFIX}{fingerprint(pepper)}${hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()}"
+    def _digest(self, secret: str) -> str:
+        """The stored form: ``hmac-sha256$<pepper fingerprint>$<hex>``, under the current pepper."""
+        return f"{HMAC_PREFIX}{self._fp}${_mac(self._pepper, secret)}"
 
     def _hmac_matches(self, stored: str, secret: str) -> bool:
         """True if the secret matches a stored HMAC under any pepper still accepted."""
-        rest = stored[len(HMAC_PREFIX):]
-        fp, sep, _ = rest.rpartition("$")
-        if sep:  # the hash names its pepper
+        fp, mac = _split(stored)
+        if fp is not None:  # the hash names its pepper
             pepper = self._peppers.by_fingerprint(fp)
-            return pepper is not None and hmac.compare_digest(stored.encode(), self._digest(secret, pepper).encode())
+            return pepper is not None and hmac.compare_digest(mac, _mac(pepper, secret))
         # Written before hashes named their pepper: try each (one HMAC apiece).
-        return any(hmac.compare_digest(rest.encode(), hmac.new(p, secret.encode(), hashlib.sha256).hexdigest().encode())
-                   for p in (self._peppers.current, *self._peppers.previous))
+        return any(hmac.compare_digest(mac, _mac(p, secret)) for p in (self._peppers.current, *self._peppers.previous))
 
     def pepper_of(self, stored: str) -> str:
         """Which pepper a stored hash is under: current, previous, unknown, unnamed (older HMAC) or argon2."""
         if not stored.startswith(HMAC_PREFIX):
             return "argon2"
-        fp, sep, _ = stored[len(HMAC_PREFIX):].rpartition("$")
-        if not sep:
+        fp, _ = _split(stored)
+        if fp is None:
             return "unnamed"
         if fp == self._fp:
             return "current"

@@ -185,7 +185,8 @@ api_keys = sa.Table(
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("name", sa.String(128), nullable=False),
-    sa.Column("hash", sa.String(256), nullable=False),  # hmac-sha256$PEPPER-FINGERPRINT$HEX (older: hmac-sha256$HEX, argon2id); never the secret
+    # hmac-sha256$PEPPER-FINGERPRINT$HEX (older: hmac-sha256$HEX, argon2id); never the secret
+    sa.Column("hash", sa.String(256), nullable=False),
     sa.Column("scopes", sa.JSON, nullable=False),
     sa.Column("rate", sa.Float, nullable=False),  # sustained requests per second (token bucket refill)
     sa.Column("burst", sa.Float, nullable=False),  # bucket size

@@ -48,12 +48,12 @@ class FailedAttempts:
     def wait(self, address: str | None, key_id: str | None) -> float:
         """Seconds before this address or key id may try again (0.0: now)."""
         now = time.monotonic()
+        names = _names(address, key_id)
         with self._lock:
-            local = max(self._wait(f"addr:{address}", now) if address else 0.0,
-                        self._wait(f"key:{key_id}", now) if key_id else 0.0)
+            local = max((self._wait(who, now) for who in names), default=0.0)
         if local > 0 or self.store is None:
             return local
-        return self._shared_wait(_names(address, key_id))
+        return self._shared_wait(names)
 
     def _shared_wait(self, names: list[str]) -> float:
         """The wait the store's counts call for: each name's oldest failure in the window, once it holds `limit`."""

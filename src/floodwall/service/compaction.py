@@ -63,8 +63,7 @@ class Compactor:
         self.key = key
         self.every = every
         self.since = 0  # events processed since the last cut
-        self.cuts = 0
-        self.last: dict = {}
+        self.last: dict = {}  # what the last cut did (also logged)
 
     def after_batch(self, processed: int | None, events: int) -> None:
         """Called by the loop after a batch's results and mark are written (processed: that mark)."""
@@ -76,7 +75,7 @@ class Compactor:
             data = snapshot.dumps(self.hub.engine)
         held = time.perf_counter() - t0
         cut = self.journal.cut(processed, data, sign(self.key, data))
-        self.since, self.cuts = 0, self.cuts + 1
+        self.since = 0
         self.last = {"seq": processed, "bytes": len(data), "rows_cut": cut, "lock_seconds": round(held, 3),
                      "seconds": round(time.perf_counter() - t0, 3)}
         log.info("journal cut at a snapshot", extra=self.last)

@@ -5,8 +5,9 @@ WAL mode by default) before the API answers. A committer thread groups the batch
 the previous commit runs into one transaction (group commit: one fsync for many requests, never on
 the event loop). The committer keeps one connection and leaves WAL checkpoints to a thread of their
 own, so no commit (a gate answer's least of all) waits for a checkpoint's copy and fsync. After the
-commit the batches go to the loop in journal order; the loop writes its results and the highest journal sequence it processed (``journal_marks.processed``) in one
-transaction, so a restart processes exactly what was accepted and not yet processed.
+commit the batches go to the loop in journal order; the loop writes its results and the highest
+journal sequence it processed (``journal_marks.processed``) in one transaction, so a restart
+processes exactly what was accepted and not yet processed.
 
 Once the engine's state is snapshotted at a processed position (service/compaction.py), the rows up to
 it are cut: a restart loads the snapshot and replays only what follows.

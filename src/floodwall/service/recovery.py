@@ -1,9 +1,10 @@
 """A restart of the embedded service: rebuild the engine from its journal, then go on where it stopped.
 
-Gate answers the gate log holds and the journal lacks (service/gatelog.py) are journaled first; the newest
-engine snapshot, if the journal was cut (service/compaction.py), is loaded next. Everything journaled
-after it and processed before (and every gate call and bank edit, applied when they came) is replayed muted: the engine's state (accounts, streams, cases, banks, the ids it has seen)
-comes back, and nothing is sent or stored twice. What was accepted and not processed is queued for
+Gate answers the gate log holds and the journal lacks (service/gatelog.py) are journaled first; the
+newest engine snapshot, if the journal was cut (service/compaction.py), is loaded next. Everything
+journaled after it and processed before (and every gate call and bank edit, applied when they came)
+is replayed muted: the engine's state (accounts, streams, cases, banks, the ids it has seen) comes
+back, and nothing is sent or stored twice. What was accepted and not processed is queued for
 the loop, which processes it as new. The operator's level pin comes back from the ops audit chain.
 """
 

@@ -221,13 +221,13 @@ class EmbeddedLoop:
     letters with its error; the rest of its batch proceeds, and the thread keeps running."""
 
     def __init__(self, hub: Hub, store: SqlStore, metrics: Metrics, *, tick: float = 0.15,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 after_batch: Callable[[int | None, int], None] | None = None) -> None:
         self.hub = hub
         self.store = store
         self.metrics = metrics
         self.tick = tick
-        self.on_batch = on_batch
-        self.compactor = None  # service/compaction.py: snapshots the engine and cuts the journal now and then
+        # Called with (journal seq processed, events) once a batch's results are written: the compactor's hook.
+        self.after_batch = after_batch
         self._accepted: deque[tuple[float, int]] = deque()  # (accept time, n events) per ingest call
         self._journaled: list[Event] = []  # delivered by the journal after its commit, in journal order
         self._seq: int | None = None  # the highest journal seq delivered and not yet taken
@@ -294,10 +294,8 @@ class EmbeddedLoop:
         for t_acc, n in accepted:
             self.metrics.event_to_verdict.observe(done - t_acc)
         self.batches += 1
-        if self.on_batch:
-            self.on_batch(len(events))
-        if self.compactor is not None:
-            self.compactor.after_batch(seq, len(events))
+        if self.after_batch is not None:
+            self.after_batch(seq, len(events))
         return len(events)
 
     def handle_isolated(self, events: Sequence[Event], keep_dead: bool = True) -> None:

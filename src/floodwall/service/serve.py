@@ -8,8 +8,8 @@ from fastapi import APIRouter, FastAPI
 
 from floodwall.adapters.keys import KeyStore
 from floodwall.service.app import create_app
-from floodwall.service.compaction import DEFAULT_EVERY
 from floodwall.service.backends import Backend, EmbeddedBackend, NatsBackend
+from floodwall.service.compaction import DEFAULT_EVERY
 from floodwall.service.hub import Hub
 from floodwall.service.limits import DEFAULT_MAX_BODY
 from floodwall.service.metrics import Metrics

@@ -42,7 +42,8 @@ class EmbeddedBackend(Backend):
         self.audit = audit  # the ops chain, where a restart finds the operator's level pin
         self.gatelog = gatelog  # gate answers on disk in one write; the journal's copy follows (SQLite file stores)
         self.compactor = compactor  # snapshots the engine and cuts the journal every so many events
-        self.loop.compactor = compactor
+        if compactor is not None:
+            self.loop.after_batch = compactor.after_batch
         self.recovered: dict = {}
         if journal is not None:
             self.durable = True
