@@ -141,3 +141,15 @@ def test_a_stopped_log_refuses_writes_and_opens_again_at_the_next_start(db):
     g.write(_started(3), _answer(3))
     assert [ev.id for _b, ev, _a in g.records()] == ["g3"]
     g.close()
+
+
+def test_a_start_that_dies_before_cutting_the_file_leaves_its_records_to_the_next(db):
+    eng, path = db
+    j, g, _ = _restart(eng, path)
+    g.write(_started(1), _answer(1))
+    g.close()  # killed before the journal's copy
+    j2 = Journal(eng, "service", deliver=lambda seq, evs: None)
+    j2.open()  # the next start counts its boot, then dies before restoring the gate log
+    j3, g3, copied = _restart(eng, path)  # two boots after the record was written
+    assert copied == 1 and j3.answer("g1") == _answer(1)
+    g3.close()

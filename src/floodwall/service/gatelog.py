@@ -8,7 +8,8 @@ the reply and the group commit), so a retried gate call answers the first decisi
 
 The write is not fsynced, the same promise the journal's commit of a gate answer made (SQLite's
 ``synchronous=NORMAL``): a killed process keeps it, a power loss may not. Records carry the journal's
-boot number, so a file left beside a database that was replaced is never replayed into it.
+boot number, so a file left beside a database that was replaced is never replayed into it, while a
+start that dies before it cuts the file leaves its records to the next one.
 """
 
 from __future__ import annotations
@@ -80,11 +81,13 @@ class GateLog:
         return out
 
     def restore(self, journal) -> int:
-        """Open the file; copy into the journal (opened, not started) the last boot's records it lacks, then
-        cut the file back; how many were copied."""
+        """Open the file; copy into the journal (opened, not started) the earlier boots' records it lacks,
+        then cut the file back; how many were copied."""
         self.close()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        mine = [(ev, answer) for boot, ev, answer in self.records() if boot == journal.boot - 1]
+        # Earlier boots of this journal only: a start cuts the file, so a file left beside a replaced
+        # database is cut at the new one's first start, whose boot (1) no record can precede.
+        mine = [(ev, answer) for boot, ev, answer in self.records() if boot < journal.boot]
         missing = [(ev, answer) for ev, answer in mine if journal.answer(ev.id) is None]
         if missing:
             journal.commit_now([([ev], "done", (ev.id, answer)) for ev, answer in missing])
