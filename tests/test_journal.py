@@ -142,3 +142,21 @@ def test_a_cut_keeps_the_snapshot_in_parts_and_drops_the_rows_it_covers(engine):
     assert j.snapshot() == (3, data, "mac-1")
     assert j.cut(5, b"later", "mac-2") == 2
     assert j.snapshot() == (5, b"later", "mac-2") and list(j.rows()) == []  # the older snapshot went too
+
+
+def test_seqs_go_on_after_a_cut_that_left_no_rows(engine):
+    """A cut of every row, then a restart: new batches must not reuse seqs at or below the processed mark."""
+    from floodwall.service.runtime import mark_processed
+
+    j = Journal(engine, "r", deliver=lambda seq, evs: None)
+    j.open()
+    j.commit_now([(_events(1, f"b{k}"), "event", None) for k in range(3)])
+    with engine.begin() as conn:
+        mark_processed(conn, "r", 3)
+    assert j.cut(3, b"state", "mac") == 3
+    again = Journal(engine, "r", deliver=lambda seq, evs: None)
+    again.open()
+    again.commit_now([(_events(1, "late"), "event", None)])  # accepted, not yet processed
+    third = Journal(engine, "r", deliver=lambda seq, evs: None)
+    third.open()
+    assert [(seq, [e.id for e in evs]) for seq, _k, evs in third.rows() if seq > third.processed] == [(4, ["late-0"])]

@@ -93,7 +93,11 @@ class Journal:
                 self.boot, self.processed = row.boots + 1, row.processed
                 conn.execute(m.update().where(m.c.run == self.run).values(boots=self.boot))
             top = conn.execute(sa.select(sa.func.max(journal.c.seq)).where(journal.c.run == self.run)).scalar()
-        self._seq = int(top or 0)
+            cut = conn.execute(sa.select(sa.func.max(journal_snapshots.c.seq))
+                               .where(journal_snapshots.c.run == self.run)).scalar()
+        # A cut can leave no rows: seqs go on after the processed mark and the snapshot, never again from 1
+        # (a reused seq at or below the mark would count as processed at the next start, and be skipped).
+        self._seq = max(int(top or 0), self.processed, int(cut or 0))
 
     def rows(self, chunk: int = 500) -> Iterator[tuple[int, str, list]]:
         """Every journal row in order: (seq, kind, events)."""
