@@ -1,7 +1,9 @@
 """The embedded service's event log on disk: what a 202 rests on, and what a restart replays.
 
 Each accepted batch is one row of ``journal`` (msgpack), committed in the store's database (SQLite in
-WAL mode by default) before the API answers. A committer thread groups the batches that arrive while
+WAL mode by default) before the API answers. On a SQLite file the batch's bytes go to a segment file
+beside it first and the row points to them (service/segments.py): they are written once, not into the
+WAL and again into the database. A committer thread groups the batches that arrive while
 the previous commit runs into one transaction (group commit: one fsync for many requests, never on
 the event loop). The committer keeps one connection and leaves WAL checkpoints to a thread of their
 own, so no commit (a gate answer's least of all) waits for a checkpoint's copy and fsync. After the
@@ -37,6 +39,7 @@ from floodwall.persistence.schema import ensure
 from floodwall.persistence.sqlite import (checkpoint, no_autocheckpoint, set_synchronous, sqlite_file, sync_level,
                                          tune_sqlite)
 from floodwall.persistence.tables import gate_answers, journal, journal_marks, journal_snapshots
+from floodwall.service.segments import SegmentError, Segments, is_ref, segment_folder
 
 __all__ = ["Journal", "JournalError", "gate_answers", "journal", "journal_marks", "sqlite_file", "tune_sqlite"]
 
@@ -78,6 +81,9 @@ class Journal:
         self._level: str | None = None  # the fsync level set on it
         self._stopped = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        # On a SQLite file, event batches' bytes go to segment files beside it (service/segments.py).
+        self.segments = (Segments(segment_folder(engine.url.database, run), fsync=self.sync == "FULL")
+                         if sqlite_file(engine) else None)
 
     # ---- start and recovery ------------------------------------------------------------------
 
@@ -95,6 +101,8 @@ class Journal:
             top = conn.execute(sa.select(sa.func.max(journal.c.seq)).where(journal.c.run == self.run)).scalar()
             cut = conn.execute(sa.select(sa.func.max(journal_snapshots.c.seq))
                                .where(journal_snapshots.c.run == self.run)).scalar()
+        if self.segments is not None:
+            self.segments.open(self.boot)
         # A cut can leave no rows: seqs go on after the processed mark and the snapshot, never again from 1
         # (a reused seq at or below the mark would count as processed at the next start, and be skipped).
         self._seq = max(int(top or 0), self.processed, int(cut or 0))
@@ -109,7 +117,7 @@ class Journal:
             if not got:
                 return
             for seq, kind, body in got:
-                yield seq, kind, _decoder.decode(body)
+                yield seq, kind, _decoder.decode(self._body(seq, body))
             after = got[-1][0]
 
     def snapshot(self) -> tuple[int, bytes, str] | None:
@@ -132,7 +140,16 @@ class Journal:
         with self.engine.begin() as conn:
             conn.execute(t.insert(), rows)
             conn.execute(t.delete().where(t.c.run == self.run, t.c.seq < seq))
-            return conn.execute(journal.delete().where(journal.c.run == self.run, journal.c.seq <= seq)).rowcount
+            gone = conn.execute(journal.delete().where(journal.c.run == self.run, journal.c.seq <= seq)).rowcount
+        if self.segments is not None:  # the segments only cut rows (or no row) point into
+            try:
+                with self.engine.connect() as conn:
+                    refs = conn.execute(sa.select(journal.c.body).where(
+                        journal.c.run == self.run, journal.c.kind == "event", journal.c.seq > seq)).scalars().all()
+                self.segments.keep_only(refs)
+            except Exception:  # noqa: BLE001  (the files wait for the next cut; nothing is lost)
+                log.exception("could not remove the journal segments the cut freed")
+        return gone
 
     def start(self) -> None:
         """Start the committer thread (and, on SQLite, the checkpointer)."""
@@ -150,6 +167,8 @@ class Journal:
             self._thread.join(10)
         if self._checkpointer is not None:
             self._checkpointer.join(10)
+        if self.segments is not None:
+            self.segments.close()
 
     def alive(self) -> bool:
         """True while the committer runs and its last commit worked."""
@@ -201,6 +220,17 @@ class Journal:
         g = gate_answers
         with self.engine.connect() as conn:
             return conn.execute(sa.select(g.c.answer).where(g.c.run == self.run, g.c.id == event_id)).scalar()
+
+    def _body(self, seq: int, body: bytes) -> bytes:
+        """A row's batch: its body, or the segment record the body points to (JournalError if unreadable)."""
+        if not is_ref(body):
+            return body
+        if self.segments is None:
+            raise JournalError(f"journal batch {seq} is in a segment file, and this store is not a SQLite file")
+        try:
+            return self.segments.read(seq, body)
+        except (SegmentError, OSError) as exc:
+            raise JournalError(str(exc)) from exc
 
     def _insert(self, conn, rows: list[dict], answers: list[dict]) -> None:
         conn.execute(journal.insert(), rows)
@@ -281,6 +311,11 @@ class Journal:
         # only a power loss could take back; the gate's latency then has no fsync in it.
         lazy = self.sqlite and all(kind == "done" for _e, kind, _a, _f in group)
         try:
+            batches = [r for r in rows if r["kind"] == "event"] if self.segments is not None else []
+            if batches:  # their bytes to a segment first (one write, one fdatasync); the rows point to them
+                refs = self.segments.write([(r["seq"], r["body"]) for r in batches])  # type: ignore[union-attr]
+                for r, ref in zip(batches, refs, strict=True):
+                    r["body"] = ref
             conn = self._connection()
             level = "NORMAL" if lazy else self.sync
             if self.sqlite and level != self._level:
