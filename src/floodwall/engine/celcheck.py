@@ -66,6 +66,39 @@ def references(when: str) -> list[tuple[str, str]]:
             if a.kind == "id" and b.text == "." and c.kind == "id"]
 
 
+_MENTION = re.compile(r"\b(account|stream|incident)\.([a-z_]+)")
+
+
+def mentions(when: str) -> list[tuple[str, str]]:
+    """Every ``ns.name`` written in an expression, string literals included (the signals a verdict cites)."""
+    return sorted(set(_MENTION.findall(when)))
+
+
+def reads(when: str, namespaces: frozenset[str]) -> dict[str, frozenset[str] | None]:
+    """The signals an expression can read, by namespace: names, or None where it may read the whole map.
+
+    A namespace is read whole when it appears other than as ``ns.name`` (alone, indexed, a method's
+    receiver), or when the expression is beyond this parser; an over-estimate is only slower, never wrong.
+    """
+    try:
+        toks = _tokens(when)
+    except _Unparsed:
+        return dict.fromkeys(namespaces)
+    out: dict[str, set[str] | None] = {}
+    for i, tok in enumerate(toks):
+        if tok.kind != "id" or tok.text not in namespaces or (i and toks[i - 1].text == "."):
+            continue
+        nxt = toks[i + 1:i + 4]
+        if (len(nxt) >= 2 and nxt[0].text == "." and nxt[1].kind == "id"
+                and (len(nxt) < 3 or nxt[2].text != "(")):
+            got = out.setdefault(tok.text, set())
+            if got is not None:
+                got.add(nxt[1].text)
+        else:
+            out[tok.text] = None
+    return {ns: None if names is None else frozenset(names) for ns, names in out.items()}
+
+
 class _Checker:
     """Infers the type of each node while parsing; records every problem found."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import cel
 
 from floodwall.engine.act import apply_rule_action, next_vid
 from floodwall.engine.batch import Batch
+from floodwall.engine.celcheck import mentions
 from floodwall.engine.derive import account_signals, stream_signals
 from floodwall.engine.policy import Policy, Rule
 from floodwall.engine.signals import STREAM_SIGNALS
@@ -21,12 +21,11 @@ if TYPE_CHECKING:
 
 MAX_ROUNDS = 16  # decision rounds per batch (a confirmed takedown dirties its cluster for the next round)
 RULE_ERRORS_KEPT = 100  # run-time rule errors kept with their subject (all are counted)
-_REF = re.compile(r"\b(account|stream|incident)\.([a-z_]+)")
 
 
 def rule_refs(policy: Policy) -> dict[str, list[tuple[str, str]]]:
     """Each rule's signals, for its verdicts' evidence."""
-    return {r.name: sorted(set(_REF.findall(r.when))) for r in policy.rules}
+    return {r.name: mentions(r.when) for r in policy.rules}
 
 
 def decide_rounds(e: Engine, b: Batch) -> set[str]:
@@ -59,8 +58,14 @@ def decide_accounts(e: Engine, b: Batch, judged: set[str]) -> None:
 
 
 def context(e: Engine, a: dict, s: dict) -> dict:
-    """What a rule sees: account, stream and incident signals."""
-    return {"account": a, "stream": s, "incident": {"level": e.incident_level}}
+    """What a rule sees: the account, stream and incident signals the policy reads."""
+    reads = e.policy.reads
+    return {"account": _only(a, reads["account"]), "stream": _only(s, reads["stream"]),
+            "incident": {"level": e.incident_level}}
+
+
+def _only(signals: dict, names: frozenset[str] | None) -> dict:
+    return signals if names is None else {k: signals[k] for k in names if k in signals}
 
 
 def evaluate_stream(e: Engine, b: Batch, st: Stream) -> None:
