@@ -70,6 +70,18 @@ def cpu_s(pid: int) -> float:
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_idle(pid: int, timeout: float = 120.0, step: float = 0.25) -> float:
+    """Wait until a process uses under a tenth of a core over two steps in a row; seconds waited."""
+    t0 = time.monotonic()
+    quiet, last = 0, cpu_s(pid)
+    while quiet < 2 and time.monotonic() - t0 < timeout:
+        time.sleep(step)
+        now = cpu_s(pid)
+        quiet = quiet + 1 if now - last < 0.1 * step else 0
+        last = now
+    return time.monotonic() - t0
+
+
 def server_quantiles(port: int, name: str = "floodwall_gate_seconds") -> str:
     """p50/p99 upper bucket bounds of a server-side histogram, from /metrics."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
@@ -305,15 +317,16 @@ def compare(base_src: Path, events: list, bodies: list[bytes], args, logdir: Pat
                 t = time.perf_counter()
                 n = asyncio.run(post_all(d.port, d.secret, bodies, args.concurrency))
                 got[tag]["ingest"].append(n / (time.perf_counter() - t))
-                time.sleep(1.0)  # let the loop drain the ingest before the gate runs
+                # The loop works through the ingest after the last 202: the gate starts once the server idles.
+                idle = wait_idle(d.api.pid)
                 lat = asyncio.run(gate_load(d.port, d.secret, accounts, args.gate_rps, args.gate_seconds))
                 got[tag]["p50"].append(float(np.percentile(lat, 50) * 1000))
                 got[tag]["p99"].append(float(np.percentile(lat, 99) * 1000))
             finally:
                 d.close()
             print(f"round {rnd + 1} {tag}: ingest {got[tag]['ingest'][-1]:.0f} events/s, gate at "
-                  f"{args.gate_rps:.0f} rps p50 {got[tag]['p50'][-1]:.1f} ms p99 {got[tag]['p99'][-1]:.1f} ms",
-                  flush=True)
+                  f"{args.gate_rps:.0f} rps p50 {got[tag]['p50'][-1]:.1f} ms p99 {got[tag]['p99'][-1]:.1f} ms "
+                  f"(server idle {idle:.1f} s after the ingest)", flush=True)
     print(f"\nembedded default, {args.rounds} round(s), median per tree ({os.cpu_count()} CPUs):")
     print(f"{'tree':6} {'ingest events/s':>16} {'gate p50 ms':>12} {'gate p99 ms':>12}")
     for tag in trees:

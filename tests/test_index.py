@@ -331,3 +331,43 @@ def test_hash_index_flat_scan_and_tables_give_the_same_answers(seed: int, monkey
             b = ix.query(q, r)
             for x, y in zip(a, b):
                 np.testing.assert_array_equal(x, y)
+
+
+def _without(result: tuple[np.ndarray, np.ndarray, np.ndarray], exclude: np.ndarray):
+    keep = result[1] != exclude[result[0]]
+    return tuple(x[keep] for x in result)
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_excluded_ids_are_the_results_without_them_in_every_path(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `exclude` drops a query's own id before the distances are taken; the answer must be exactly the
+    # full answer less those rows, sorted the same, on the flat scan, the tables, the delta and the wide scan.
+    import floodwall.content.index as index_mod
+    import floodwall.content.window as window_mod
+
+    rng = np.random.default_rng(seed)
+    base = random_hashes(rng, 4)
+    ix, w = HashIndex(delta_limit=16), WindowIndex(window_s=20.0, slice_s=5.0, delta_limit=8)
+    excluded = 0
+    for step in range(25):
+        k = int(rng.integers(1, 9))
+        hs = np.stack([flip_spread(rng, base[rng.integers(0, 4)], int(rng.integers(0, 40))) for _ in range(k)])
+        ids = rng.integers(0, 6, k)  # few ids: a query's own id is often among its matches
+        ix.add(hs, ids)
+        w.expire(step * 1.5)
+        w.add(hs, ids, step * 1.5)
+        q = np.concatenate([hs, base])
+        own = np.concatenate([ids, rng.integers(0, 6, len(base))])
+        for r in (0, 15, 31, 47, 60):
+            for budget in (1 << 30, 0):
+                monkeypatch.setattr(index_mod, "_FLAT_BUDGET", budget)
+                monkeypatch.setattr(window_mod, "_WINDOW_FLAT_BUDGET", budget)
+                for index in (ix, w):
+                    full = index.query(q, r)
+                    got = index.query(q, r, exclude=own)
+                    for x, y in zip(got, _without(full, own)):
+                        np.testing.assert_array_equal(x, y)
+                    excluded += len(full[0]) - len(got[0])
+    assert excluded > 100  # the case excludes something, in earnest
+    with pytest.raises(ValueError, match="exclude"):
+        ix.query(base, 31, exclude=np.zeros(3, np.int64))

@@ -87,9 +87,11 @@ def _distances(queries: np.ndarray, hashes: np.ndarray) -> np.ndarray:
 
 
 def _flat_scan(
-    q: np.ndarray, hT: np.ndarray, ids: np.ndarray, alive: np.ndarray | None, r: int
+    q: np.ndarray, hT: np.ndarray, ids: np.ndarray, alive: np.ndarray | None, r: int,
+    exclude: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (query, id, distance) within r of hashes stored words-as-rows (4, n), sorted like query()."""
+    """Every (query, id, distance) within r of hashes stored words-as-rows (4, n), sorted like query();
+    ``exclude[i]``: an id query i does not want."""
     n = hT.shape[1]
     if r < 0 or not len(q) or not n:
         return _empty_result()
@@ -100,8 +102,10 @@ def _flat_scan(
     cand = np.flatnonzero(part <= r)
     qi = cand // n
     rows = cand - qi * n
-    if alive is not None:
-        keep = alive[rows]
+    if alive is not None or exclude is not None:
+        keep = alive[rows] if alive is not None else np.ones(len(rows), bool)
+        if exclude is not None:
+            keep &= ids[rows] != exclude[qi]
         qi, rows, part = qi[keep], rows[keep], part[cand[keep]]
     else:
         part = part[cand]
@@ -257,13 +261,20 @@ class HashIndex:
     # ------------------------------------------------------------------ queries
 
     def query(
-        self, queries: np.ndarray, max_distance: int = 31
+        self, queries: np.ndarray, max_distance: int = 31, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All entries within ``max_distance``: (query index, id, distance), sorted by query, distance, id."""
+        """All entries within ``max_distance``: (query index, id, distance), sorted by query, distance, id.
+
+        ``exclude`` (one id per query) leaves out the entries of that id: cheaper than dropping them after.
+        """
         q = _as_hashes(queries)
         r = int(max_distance)
         if r < 0 or not len(q):
             return _empty_result()
+        if exclude is not None:
+            exclude = np.asarray(exclude, dtype=np.int64).reshape(-1)
+            if len(exclude) != len(q):
+                raise ValueError(f"{len(q)} queries but {len(exclude)} ids to exclude")
         if len(q) * (len(self._ids) + len(self._delta[1])) <= _FLAT_BUDGET:
             # Small: one scan of every live entry beats the probes' fixed cost; the same answer.
             flat = self._flat
@@ -271,12 +282,16 @@ class HashIndex:
                 d_h, d_i, d_a = self._delta
                 hs = np.concatenate([self._hashes[self._alive], d_h[d_a]])
                 flat = self._flat = (np.ascontiguousarray(hs.T), np.concatenate([self._ids[self._alive], d_i[d_a]]))
-            return _flat_scan(q, flat[0], flat[1], None, r)
-        parts = [self._query_main(q, r)]
+            return _flat_scan(q, flat[0], flat[1], None, r, exclude)
+        parts = [self._query_main(q, r, exclude)]
         d_h, d_i, d_a = self._delta
         if d_a.any():
             qi, rows, d = _scan(q, d_h[d_a], r)
-            parts.append((qi, d_i[d_a][rows], d))
+            ids = d_i[d_a][rows]
+            if exclude is not None:
+                keep = ids != exclude[qi]
+                qi, ids, d = qi[keep], ids[keep], d[keep]
+            parts.append((qi, ids, d))
         qi = np.concatenate([p[0] for p in parts])
         ids = np.concatenate([p[1] for p in parts])
         d = np.concatenate([p[2] for p in parts])
@@ -287,7 +302,8 @@ class HashIndex:
         q = _as_hashes(queries)
         return _best_per_query(len(q), *self.query(q, max_distance))
 
-    def _query_main(self, q: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _query_main(self, q: np.ndarray, r: int, exclude: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(self._ids)
         if n == 0:
             return _empty_result()
@@ -296,13 +312,15 @@ class HashIndex:
             # 697+ probes per chunk: a scan of the table is cheaper than MIH here.
             qi, rows, d = _scan(q, self._hashes, r)
             keep = self._alive[rows]
+            if exclude is not None:
+                keep &= self._ids[rows] != exclude[qi]
             return qi[keep], self._ids[rows[keep]], d[keep]
         masks = _probe_masks(flips)
         per_query = _NCHUNK * len(masks) * (n / _NBUCKET + 1)
         step = max(1, min(len(q), int(_CANDIDATE_BUDGET / per_query)))
         qs, rs = [], []
         for s in range(0, len(q), step):
-            qi, rows = self._probe(q[s : s + step], masks, r)
+            qi, rows = self._probe(q[s : s + step], masks, r, None if exclude is None else exclude[s : s + step])
             qs.append(qi + s)
             rs.append(rows)
         qi = np.concatenate(qs)
@@ -316,7 +334,8 @@ class HashIndex:
             keep &= self._alive[rows]
         return qi[keep], self._ids[rows[keep]], d[keep]
 
-    def _probe(self, qb: np.ndarray, masks: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    def _probe(self, qb: np.ndarray, masks: np.ndarray, r: int, exclude: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """Candidates from all 16 chunks in one pass: (query index, row) within r, with duplicates."""
         n = len(self._ids)
         b = len(qb)
@@ -331,6 +350,9 @@ class HashIndex:
         starts += np.broadcast_to(chunk_base * n, (b, _NCHUNK, len(masks))).reshape(-1)
         pos = self._order.reshape(-1).take(_ragged_arange(starts, counts))
         qi = np.repeat(np.arange(b), counts.reshape(b, -1).sum(axis=1))
+        if exclude is not None:  # before the gather of hashes: a looping room's own frames are most candidates
+            keep = self._ids.take(pos) != exclude.take(qi)
+            pos, qi = pos[keep], qi[keep]
         # np.take, not fancy indexing: 5-10x faster for row gathers.
         x = np.take(self._hashes, pos, axis=0)
         np.bitwise_xor(x, np.take(qb, qi, axis=0), out=x)

@@ -129,22 +129,28 @@ class WindowIndex:
         return len(old)
 
     def query(
-        self, queries: np.ndarray, max_distance: int = 31
+        self, queries: np.ndarray, max_distance: int = 31, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All entries within ``max_distance`` in live slices: (query index, id, distance)."""
+        """All entries within ``max_distance`` in live slices: (query index, id, distance); ``exclude``: one id
+        per query whose entries it does not want (HashIndex.query)."""
         q = _as_hashes(queries)
+        if exclude is not None:
+            exclude = np.asarray(exclude, dtype=np.int64).reshape(-1)
+            if len(exclude) != len(q):
+                raise ValueError(f"{len(q)} queries but {len(exclude)} ids to exclude")
         pairs = len(q) * self._fn
         if pairs <= _WINDOW_FLAT_BUDGET or (self._fn <= _SMALL_WINDOW and pairs <= _SMALL_WINDOW_FLAT_BUDGET):
-            return self._flat_query(q, int(max_distance))
+            return self._flat_query(q, int(max_distance), exclude)
         self._flush()
-        parts = [ix.query(q, max_distance) for ix in self._slices.values()]
+        parts = [ix.query(q, max_distance, exclude) for ix in self._slices.values()]
         if not parts:
             return _empty_result()
         return _sorted_result(*(np.concatenate([p[j] for p in parts]) for j in range(3)))
 
-    def _flat_query(self, q: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _flat_query(self, q: np.ndarray, r: int, exclude: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The same answer as the slices give, by one scan of the flat buffer."""
-        return _flat_scan(q, self._fh[:, : self._fn], self._fid[: self._fn], self._falive[: self._fn], r)
+        return _flat_scan(q, self._fh[:, : self._fn], self._fid[: self._fn], self._falive[: self._fn], r, exclude)
 
     def nearest(self, queries: np.ndarray, max_distance: int = 31) -> tuple[np.ndarray, np.ndarray]:
         """Closest entry per query across live slices: (ids, dist), -1 where none."""

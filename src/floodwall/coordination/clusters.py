@@ -36,20 +36,19 @@ class ContentClusters:
         self.index.expire(now)
         sids = np.fromiter((self._sid(s) for s in streams), dtype=np.int64, count=n)
         # Add first, then query once: rooms going live in the same second match each other too;
-        # a frame's match with itself (same stream) is dropped below. A frame is indexed under its
-        # stream's number: a match names the room, and nothing per frame outlives the window.
+        # a room's own frames are left out of the search (a looping clip matches itself all along, and
+        # those were nearly all the matches). A frame is indexed under its stream's number: a match names
+        # the room, and nothing per frame outlives the window.
         self.index.add(hashes, sids, now)
-        qi, ids, _ = self.index.query(np.concatenate([hashes, mirrored]), max_distance=self.max_distance)
+        both = np.concatenate([sids, sids])
+        qi, ids, _ = self.index.query(np.concatenate([hashes, mirrored]), max_distance=self.max_distance,
+                                      exclude=both)
         changed: set[str] = set()
         if len(qi):
-            qsid = sids[qi % n]
-            fsid = ids
-            other = qsid != fsid
-            if other.any():
-                for a, b in np.unique(np.stack([qsid[other], fsid[other]], axis=1), axis=0):
-                    root = self._join(self._streams[a], self._streams[b], now)
-                    if root:
-                        changed.add(root)
+            for a, b in np.unique(np.stack([both[qi], ids], axis=1), axis=0):
+                root = self._join(self._streams[a], self._streams[b], now)
+                if root:
+                    changed.add(root)
         return changed
 
     def _join(self, a: str, b: str, now: float) -> str | None:
