@@ -1,4 +1,5 @@
-"""A rule's context carries only the signals the policy reads: the same rules fire, the same errors, the same evidence."""
+"""A rule's CEL context carries only the signals the policy reads: the same rules fire, the same errors;
+its verdict still cites the whole signal maps."""
 
 from __future__ import annotations
 
@@ -55,9 +56,35 @@ def test_pruned_contexts_decide_what_whole_ones_decide(name):
         assert policy.reads["stream"] is not None and len(policy.reads["stream"]) < len(SIGNAL_SCHEMA["stream"])
 
 
-def test_a_rule_citing_a_signal_in_a_string_keeps_it_for_the_evidence():
-    policy = parse_policy(EXTRA.replace("size(stream) > 100 || ", ""), source="t.toml")
-    assert policy.reads["stream"] == {"bank_match", "frames"}  # `frames` only inside a string literal
+CITES = """
+name = "cites"
+[engine]
+classifier = false
+chat = false
+[[rules]]
+name = "cites"
+when = "stream.classifier >= 0.0 && 'stream.reports' != '' && account.age_s >= 0.0"
+action = "limit"
+"""
+
+
+def test_a_verdict_cites_signals_its_rule_context_left_out():
+    # The rule reads `classifier` and `age_s` only; its verdict also cites `reports` (named in a string)
+    # and the classifier's model (cited beside any classifier score), from the whole signal maps.
+    from floodwall.events import StreamStarted
+
+    from test_engine import Harness
+
+    h = Harness(CITES)
+    assert h.engine.policy.reads["stream"] == {"classifier"}
+    got = []
+    h.engine.store.record = lambda verdicts, orders: got.extend(verdicts)
+    h.send(*h.account("a", fresh=False))
+    h.send(StreamStarted(id=h.eid(), ts=h.clock.now(), stream="s", account="a", device="d-a", ip="1.1.1.1"))
+    [v] = [v for v in got if v.subject == "stream"]
+    assert v.rules == ["cites"]
+    assert v.evidence["stream.classifier_model"] == "" and v.evidence["stream.reports"] == 0
+    assert v.evidence["stream.classifier"] == 0.0 and v.evidence["account.age_s"] > 0
 
 
 @pytest.mark.parametrize(("when", "want"), [

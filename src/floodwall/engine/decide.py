@@ -58,10 +58,15 @@ def decide_accounts(e: Engine, b: Batch, judged: set[str]) -> None:
 
 
 def context(e: Engine, a: dict, s: dict) -> dict:
-    """What a rule sees: the account, stream and incident signals the policy reads."""
+    """What a rule sees and its verdict cites: account, stream and incident signals."""
+    return {"account": a, "stream": s, "incident": {"level": e.incident_level}}
+
+
+def cel_context(e: Engine, ctx: dict) -> cel.Context:
+    """The rules' CEL context: only the signals the policy reads, since converting the rest costs more
+    than running the rules (the verdict's evidence still reads the whole ``ctx``)."""
     reads = e.policy.reads
-    return {"account": _only(a, reads["account"]), "stream": _only(s, reads["stream"]),
-            "incident": {"level": e.incident_level}}
+    return cel.Context({ns: _only(signals, reads.get(ns)) for ns, signals in ctx.items()})
 
 
 def _only(signals: dict, names: frozenset[str] | None) -> dict:
@@ -90,7 +95,7 @@ def firing(e: Engine, b: Batch, st: Stream) -> list[Rule]:
     acc = e.accounts[st.account]
     a = account_signals(e, acc, b.now)
     ctx = context(e, a, stream_signals(e, st, b.now, {}))
-    fired, _ = e.policy.evaluate(cel.Context(ctx), error_recorder(e, b, "stream", st.id))
+    fired, _ = e.policy.evaluate(cel_context(e, ctx), error_recorder(e, b, "stream", st.id))
     return fired
 
 
@@ -105,7 +110,7 @@ def error_recorder(e: Engine, b: Batch, subject: str, key: str) -> Callable[[Rul
 
 
 def _decide(e: Engine, b: Batch, subject: str, key: str, acc: Account, st: Stream | None, ctx: dict) -> None:
-    fired, shadow = e.policy.evaluate(cel.Context(ctx), error_recorder(e, b, subject, key))
+    fired, shadow = e.policy.evaluate(cel_context(e, ctx), error_recorder(e, b, subject, key))
     if st is not None:
         outcome = (tuple(r.name for r in fired), tuple(r.name for r in shadow))
         if outcome == st.last_eval_key:

@@ -13,7 +13,7 @@ from typing import Any
 import cel
 
 from floodwall import shipped
-from floodwall.engine.celcheck import check_expression, mentions, reads
+from floodwall.engine.celcheck import check_expression, reads
 from floodwall.engine.signals import SIGNAL_SCHEMA, sample_context
 from floodwall.events import ACTIONS, SEVERITY
 
@@ -93,18 +93,14 @@ class Policy:
 
     @cached_property
     def reads(self) -> dict[str, frozenset[str] | None]:
-        """Per namespace, the signals some rule can read (None: the whole map), so a context carries only
-        those: converting the signals into CEL values cost more than running every rule on them."""
-        out: dict[str, set[str] | None] = {ns: set() for ns in SIGNAL_SCHEMA}
+        """Per namespace, the signals some rule can read (None: the whole map), so a rule's CEL context
+        carries only those: converting the signals into CEL values cost more than running every rule."""
+        out: dict[str, frozenset[str] | None] = dict.fromkeys(SIGNAL_SCHEMA, frozenset())
         for rule in self.rules:
             for ns, names in reads(rule.when, frozenset(SIGNAL_SCHEMA)).items():
                 cur = out[ns]
                 out[ns] = None if names is None or cur is None else cur | names
-            for ns, name in mentions(rule.when):  # what verdicts cite as evidence (strings included)
-                cur = out[ns]
-                if cur is not None:
-                    cur.add(name)
-        return {ns: None if names is None else frozenset(names) for ns, names in out.items()}
+        return out
 
     def evaluate(self, ctx: cel.Context,
                  on_error: Callable[[Rule, Exception], None] | None = None) -> tuple[list[Rule], list[Rule]]:
