@@ -48,6 +48,16 @@ def _as_hashes(hashes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(h, dtype=np.uint64)
 
 
+def _as_exclude(exclude: np.ndarray | None, m: int) -> np.ndarray | None:
+    """One id per query to leave out, as int64, or ValueError if the count is not the queries'."""
+    if exclude is None:
+        return None
+    out = np.asarray(exclude, dtype=np.int64).reshape(-1)
+    if len(out) != m:
+        raise ValueError(f"{m} queries but {len(out)} ids to exclude")
+    return out
+
+
 def _chunks(h: np.ndarray) -> np.ndarray:
     # Any fixed split of the 256 bits into 16 disjoint 16-bit pieces works; a view is free.
     return h.view(np.uint16)
@@ -271,10 +281,7 @@ class HashIndex:
         r = int(max_distance)
         if r < 0 or not len(q):
             return _empty_result()
-        if exclude is not None:
-            exclude = np.asarray(exclude, dtype=np.int64).reshape(-1)
-            if len(exclude) != len(q):
-                raise ValueError(f"{len(q)} queries but {len(exclude)} ids to exclude")
+        exclude = _as_exclude(exclude, len(q))
         if len(q) * (len(self._ids) + len(self._delta[1])) <= _FLAT_BUDGET:
             # Small: one scan of every live entry beats the probes' fixed cost; the same answer.
             flat = self._flat

@@ -9,6 +9,7 @@ import numpy as np
 
 from floodwall.content.index import (
     HashIndex,
+    _as_exclude,
     _as_hashes,
     _best_per_query,
     _empty_result,
@@ -134,10 +135,7 @@ class WindowIndex:
         """All entries within ``max_distance`` in live slices: (query index, id, distance); ``exclude``: one id
         per query whose entries it does not want (HashIndex.query)."""
         q = _as_hashes(queries)
-        if exclude is not None:
-            exclude = np.asarray(exclude, dtype=np.int64).reshape(-1)
-            if len(exclude) != len(q):
-                raise ValueError(f"{len(q)} queries but {len(exclude)} ids to exclude")
+        exclude = _as_exclude(exclude, len(q))
         pairs = len(q) * self._fn
         if pairs <= _WINDOW_FLAT_BUDGET or (self._fn <= _SMALL_WINDOW and pairs <= _SMALL_WINDOW_FLAT_BUDGET):
             return self._flat_query(q, int(max_distance), exclude)
