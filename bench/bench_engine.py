@@ -34,19 +34,22 @@ from floodwall.engine.policy import load_policy
 from floodwall.events import DeadLetters
 from floodwall.sim.replay import TICK, chat_classifier
 
-path, policy_name = sys.argv[1], sys.argv[2]
+path, policy_name, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 dead = DeadLetters()
 events = list(read_jsonl(path, dead))
 batches, batch, end = [], [], None
-for ev in events:  # the batching of floodwall replay --events (sim/replay.py: backtest)
-    if end is not None and ev.ts >= end:
+if size:  # by count, as a service's loop takes whatever queued; the clock at each batch's last event
+    batches = [(events[min(i + size, len(events)) - 1].ts, events[i:i + size]) for i in range(0, len(events), size)]
+else:  # one simulated second each: the batching of floodwall replay --events (sim/replay.py: backtest)
+    for ev in events:
+        if end is not None and ev.ts >= end:
+            batches.append((end, batch))
+            batch = []
+        if not batch or end is None or ev.ts >= end:
+            end = (int(ev.ts / TICK) + 1) * TICK
+        batch.append(ev)
+    if batch:
         batches.append((end, batch))
-        batch = []
-    if not batch or end is None or ev.ts >= end:
-        end = (int(ev.ts / TICK) + 1) * TICK
-    batch.append(ev)
-if batch:
-    batches.append((end, batch))
 policy = load_policy(policy_name)
 chat = chat_classifier() if policy.engine.chat else None
 clock = VirtualClock(events[0].ts)
@@ -73,10 +76,10 @@ def record(base: Path, args: argparse.Namespace, out: Path) -> None:
     subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(base)}, check=True, stdout=subprocess.DEVNULL)
 
 
-def run_once(src: Path, log: Path, policy: str) -> dict:
+def run_once(src: Path, log: Path, policy: str, batch: int = 0) -> dict:
     """The engine over the log in a fresh process under ``src``; its timing and what it ordered."""
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": "0"}
-    p = subprocess.run([sys.executable, "-c", WORKER, str(log), policy], env=env, capture_output=True,
+    p = subprocess.run([sys.executable, "-c", WORKER, str(log), policy, str(batch)], env=env, capture_output=True,
                        text=True, cwd=str(src.parent))
     if p.returncode:
         raise SystemExit(f"{src}: engine run failed ({p.returncode}):\n{p.stderr[-2000:]}")
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=0.005)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=0,
+                    help="events per batch, as a service's loop takes what queued (default: one simulated second)")
     ap.add_argument("--log", type=Path, help="the event log (recorded here if missing; default under /tmp)")
     args = ap.parse_args(argv)
     trees = {"base": args.base.resolve(), "this": HERE_SRC}
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     last: dict[str, dict] = {}
     for r in range(args.rounds):
         for name in (["base", "this"] if r % 2 == 0 else ["this", "base"]):
-            res = run_once(trees[name], log, args.policy)
+            res = run_once(trees[name], log, args.policy, args.batch)
             secs[name].append(res["seconds"])
             cpus[name].append(res["cpu"])
             last[name] = res

@@ -245,3 +245,32 @@ def test_reviewer_sees_an_image_frame_and_a_hash_only_frame_has_no_picture(clip)
     h.send(_fs(h, "s-good", "good", pdq=to_hex(hb)))
     with pytest.raises(KeyError):
         frame_png(h.engine, "s-good")
+
+
+# ---- a clean batch decoded in one call ---------------------------------------------------------------
+
+
+def test_a_clean_batch_decodes_in_one_call_as_event_by_event(clip) -> None:
+    """decode_clean gives exactly what split_batch + decode_checked give when every event passes, in both
+    encodings, and None when any one fails (a bad field, a broken image header, a non-array body)."""
+    import random
+
+    from floodwall.adapters.wire import decode_clean
+    from floodwall.content.frames import encode_image
+
+    rng = random.Random(3)
+    jpeg = encode_image(clip, "jpeg")
+    forms = [dict(pdq=HEX), dict(width=64, height=64, pixels=clip.tobytes()), dict(image=jpeg)]
+    bad = [_json(pdq="xyz"), _json(image=_png_header(100_000, 100_000)), _json(image=b"not an image"),
+           b'{"type": "nope", "id": "x", "ts": 1}']
+    for trial in range(40):
+        frames = [_frame(id=f"f{trial}-{k}", **rng.choice(forms)) for k in range(rng.randint(0, 6))]
+        for fmt, body in (("json", b"[" + b",".join(encode_event(f) for f in frames) + b"]"),
+                          ("msgpack", encode_msgpack(frames))):
+            assert decode_clean(body, fmt) == [decode_checked(r, fmt) for r in split_batch(body, fmt)] == frames
+        # One bad event anywhere: no clean batch (the route then names it by index).
+        raws = [encode_event(f) for f in frames]
+        raws.insert(rng.randint(0, len(raws)), rng.choice(bad))
+        assert decode_clean(b"[" + b",".join(raws) + b"]", "json") is None
+    assert decode_clean(b'{"type": "frame_sampled"}', "json") is None  # not an array
+    assert decode_clean(b"\xc1", "msgpack") is None

@@ -90,6 +90,25 @@ def test_ingest_rejects_bad_events_by_index_and_dead_letters_them(svc):
     assert r.status_code == 422 and r.json()["error"]["rejected"][0]["index"] == 0
 
 
+def test_a_batch_over_the_event_cap_is_refused_whole_clean_or_not(svc):
+    """413 too_many_events, with nothing kept, whether every event is valid (one decoder call) or one is not
+    (event by event); a batch at the cap is taken."""
+    from floodwall.service.app import MAX_EVENTS
+
+    client, s, backend = svc
+    now = time.time()
+    ping = b'{"type":"viewer_count","id":"v%d","ts":%.1f,"stream":"s1","viewers":1}'
+    clean = [ping % (i, now) for i in range(MAX_EVENTS + 1)]
+    dirty = [*clean[:-1], b'{"type":"nope","id":"x","ts":1}']
+    for events in (clean, dirty):
+        r = client.post("/v1/events", content=b"[" + b",".join(events) + b"]", headers=bearer(s["ingest"]))
+        assert r.status_code == 413 and r.json()["error"]["type"] == "too_many_events"
+        assert str(MAX_EVENTS + 1) in r.json()["error"]["message"]
+    r = client.post("/v1/events", content=b"[" + b",".join(clean[:MAX_EVENTS]) + b"]", headers=bearer(s["ingest"]))
+    assert r.status_code == 202 and r.json()["accepted"] == MAX_EVENTS
+    assert client.get("/v1/dead-letters", headers=bearer(s["operate"])).json()["items"] == []
+
+
 def test_gate_limits_a_fresh_risky_account_and_allows_an_old_one(svc):
     client, s, _ = svc
     now = time.time()

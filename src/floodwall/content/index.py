@@ -107,9 +107,12 @@ def _flat_scan(
         return _empty_result()
     # Half the words first: a pair within r is within r on them, and few pairs are (random hashes
     # differ in ~64 of 128 bits); the whole distance is then taken for those candidates only.
-    half = np.bitwise_count(np.bitwise_xor(hT[None, :2, :], q[:, :2, None]))  # (m, 2, n) uint8
-    part = np.add(half[:, 0], half[:, 1], dtype=np.int32).ravel()
-    cand = np.flatnonzero(part <= r)
+    x = np.bitwise_xor(hT[0], q[:, 0, None])  # (m, n), one word at a time: the temporaries stay small
+    part = np.bitwise_count(x)
+    np.bitwise_xor(hT[1], q[:, 1, None], out=x)
+    part += np.bitwise_count(x)  # at most 128: uint8 holds it, no widening of every pair
+    part = part.ravel()
+    cand = np.flatnonzero(part <= min(r, 255))
     qi = cand // n
     rows = cand - qi * n
     if alive is not None or exclude is not None:
@@ -120,7 +123,7 @@ def _flat_scan(
     else:
         part = part[cand]
     rest = np.bitwise_count(np.bitwise_xor(hT[2:, rows], q[qi, 2:].T))  # (2, k) uint8
-    d = part + rest[0] + rest[1]
+    d = part.astype(np.int32) + rest[0] + rest[1]
     ok = d <= r
     return _sorted_result(qi[ok], ids[rows[ok]], d[ok])
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 from floodwall.adapters.keys import ApiKey
@@ -16,7 +18,7 @@ def principal(key: ApiKey) -> str:
     return f"{key.name[:100]} ({key.id})"
 
 
-def vet_feedback(events: list[Event], indices: list[int], key: ApiKey) -> list[tuple[str, Event]]:
+def vet_feedback(events: list[Event], indices: Sequence[int], key: ApiKey) -> list[tuple[str, Event]]:
     """Refuse feedback events from keys without the review scope (403 naming them); for keys with it,
     replace the body's reviewer with the key's principal. Returns (audit action, event) per feedback event;
     ``events`` is updated in place."""
