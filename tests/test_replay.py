@@ -114,3 +114,19 @@ def test_cli_reports_a_bad_policy_clearly(tmp_path, capsys):
     rc = main(["replay", TINY, "--policy", str(bad), "--quiet"])
     assert rc == 2
     assert "rule 'x': unknown signal stream.nothing" in capsys.readouterr().err
+
+
+def test_frames_drawn_ahead_in_a_second_process_change_nothing(tiny_report):
+    """The replay with the next ticks' frames drawn in another process gives the same figures as drawing them
+    in place (tiny_report runs with the default, drawing ahead on this machine of 2 cores or more)."""
+    from floodwall.engine.policy import load_policy
+    from floodwall.sim.replay import run_policy
+
+    sc, pol = load_scenario(TINY), load_policy("floodwall")
+    kept_on, kept_off = {}, {}
+    on = run_policy(sc, pol, seed=2, scale=0.01, progress=False, draw_ahead=True, keep=kept_on)
+    off = run_policy(sc, pol, seed=2, scale=0.01, progress=False, draw_ahead=False, keep=kept_off)
+    on.pop("wall_seconds"), off.pop("wall_seconds")
+    assert json.dumps(on, sort_keys=True) == json.dumps(off, sort_keys=True)
+    assert kept_on["platform"].frames_sent == kept_off["platform"].frames_sent > 0
+    assert kept_on["platform"].ahead is None  # the second process is gone once the replay ends

@@ -32,6 +32,7 @@ from floodwall.events import (
 from floodwall.sim import attacker, chatgen
 from floodwall.sim.crowd import Networks, build_crowd, report_storms
 from floodwall.sim.render import Renderer
+from floodwall.sim.render.ahead import FramePlan, RenderAhead, frame_key
 from floodwall.sim.scenario import Scenario
 from floodwall.sim.simtypes import (
     CHATLINE,
@@ -67,6 +68,8 @@ class SimPlatform:
         self.t0 = scenario.start.timestamp()
         self.t_end = scenario.end.timestamp()
         self.renderer = Renderer(size=scenario.frame_size)
+        self.ahead: RenderAhead | None = None  # a second process drawing the next tick's frames (draw_ahead)
+        self._plan = FramePlan()  # the scheduled frames, while drawing ahead
         self.truth = Truth()
         self.accounts: dict[str, SimAccount] = {}
         self.streams: dict[str, SimStream] = {}
@@ -109,6 +112,8 @@ class SimPlatform:
         """Schedule a stream's (or slot's) next happening."""
         self._seq += 1
         heapq.heappush(self.heap, (t, self._seq, what, key, ver))
+        if what == FRAME and self.ahead is not None:
+            self._plan.add(t, key, ver)
 
     _push = push
 
@@ -282,9 +287,9 @@ class SimPlatform:
     def _frames(self, due: list[tuple[SimStream, float]]) -> list[Event]:
         kinds = np.fromiter((st.kind for st, _ in due), dtype=np.int64, count=len(due))
         seeds = np.fromiter((st.seed for st, _ in due), dtype=np.int64, count=len(due))
-        ts = np.fromiter((st.source_t0 + (w - st.start) * st.speed for st, w in due), dtype=np.float64, count=len(due))
-        pixels = self.renderer.render(kinds, seeds, ts, [st.look for st, _ in due])
-        size = pixels.shape[1]
+        ts = np.fromiter((_source_t(st, w) for st, w in due), dtype=np.float64, count=len(due))
+        pixels = self._pixels(kinds, seeds, ts, [st.look for st, _ in due])
+        size = self.renderer.size
         out = []
         for (st, w), px in zip(due, pixels):
             st.frames += 1
@@ -294,6 +299,56 @@ class SimPlatform:
                                     width=size, height=size, pixels=px.tobytes()))
         self.frames_sent += len(out)
         return out
+
+    def _pixels(self, kinds: np.ndarray, seeds: np.ndarray, ts: np.ndarray, looks: list) -> list[np.ndarray]:
+        """Each frame's pixels: drawn ahead by the other process where it was, drawn here otherwise."""
+        if self.ahead is None:
+            return list(self.renderer.render(kinds, seeds, ts, looks))
+        keys = [frame_key(*k) for k in zip(kinds.tolist(), seeds.tolist(), ts.tolist(), looks)]
+        got = self.ahead.take(self._tick_start, keys)
+        miss = [i for i, px in enumerate(got) if px is None]
+        if miss:
+            drawn = self.renderer.render(kinds[miss], seeds[miss], ts[miss], [looks[i] for i in miss])
+            for i, px in zip(miss, drawn):
+                got[i] = px
+        return got  # type: ignore[return-value]
+
+    def draw_ahead(self, t: float, dt: float) -> None:
+        """Have the other process draw the frames the schedule now holds for [t, t + dt) (start_drawing_ahead).
+
+        First, as a batch of its own for the next tick, those scheduled since their tick was asked for (a room
+        the engine now samples every second): the other process draws batches in the order they come.
+        """
+        if self.ahead is None:
+            return
+        nxt = self._tick_start + dt
+        late, todo = self._plan.due(t, dt, nxt)
+        self.ahead.submit(nxt, self._frame_keys(late))
+        self.ahead.submit(t, self._frame_keys(todo))
+
+    def _frame_keys(self, due: list[tuple[float, str, int]]) -> list:
+        """The render keys of scheduled frames whose room is still live and sampled on that schedule."""
+        keys = []
+        for w, key, ver in due:
+            st = self.streams[key]
+            if ver == st.frame_ver and st.ended is None and st.start <= w:
+                keys.append(frame_key(st.kind, st.seed, _source_t(st, w), st.look))
+        return keys
+
+    def start_drawing_ahead(self) -> None:
+        """Draw each next tick's frames in a second process while the engine works (sim/render/ahead.py)."""
+        if self.ahead is None:
+            self.ahead = RenderAhead(self.renderer.size)
+            for w, _, what, key, ver in self.heap:  # what is already scheduled
+                if what == FRAME:
+                    self._plan.add(w, key, ver)
+
+    def stop_drawing_ahead(self) -> None:
+        """Stop the second process; frames are drawn here again."""
+        if self.ahead is not None:
+            self.ahead.close()
+            self.ahead = None
+            self._plan = FramePlan()
 
     # ---- viewers --------------------------------------------------------------------------
 
@@ -414,3 +469,8 @@ class SimPlatform:
                 self.streams[rid] = back
                 self.truth.legit_streams[rid] = back
                 self.push(self.paused_until + float(self.rng.uniform(0, 300)), START, rid)
+
+
+def _source_t(st: SimStream, when: float) -> float:
+    """The time in a room's source that its frame at ``when`` shows."""
+    return st.source_t0 + (when - st.start) * st.speed

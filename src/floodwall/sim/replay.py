@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,6 +25,7 @@ from floodwall.sim.attribution import RuleTally, truth_judge
 from floodwall.sim.classifier import DeclaredClassifier
 from floodwall.sim.platform import SimPlatform
 from floodwall.sim.provenance import build_info, replay_command, scenario_params, seeds
+from floodwall.sim.render.ahead import DEPTH as AHEAD
 from floodwall.sim.reviewers import ReviewerPool
 from floodwall.sim.scenario import Scenario
 from floodwall.sim.score import percentiles, score
@@ -57,6 +59,7 @@ def run_policy(
     partitions: int = 1,
     coordinator: bool = True,
     image_model: str = "none",
+    draw_ahead: bool | None = None,
 ) -> dict:
     """Play the scenario's plan against one policy and score the outcome (``keep`` gets the live objects).
 
@@ -64,6 +67,8 @@ def run_policy(
     engine with the web console through a Hub; ``reviewer_count`` overrides the scenario's team size (0: people
     at the console are the only reviewers). ``partitions`` > 1 plays the NATS service's shape in one process:
     one engine per partition of accounts, with the coordinator between them unless ``coordinator`` is False.
+    ``draw_ahead``: draw each next tick's frames in a second process while the engine works (default: where
+    the machine has a second core and FLOODWALL_DRAW_AHEAD is not 0); the events are the same either way.
     """
     wall0 = time.perf_counter()
     platform = SimPlatform(scenario, seed=seed, scale=scale)
@@ -124,28 +129,38 @@ def run_policy(
     steps = int((platform.t_end - platform.t0) / TICK)
     queue_depth: list[int] = []  # open review items at the end of each minute (the report's queue plot)
     bar = tqdm(total=steps // 60, desc=f"{policy.name:>10}", unit="min", disable=not progress, leave=False)
-    for k in range(steps):
-        events = platform.tick(t, TICK)
-        events.extend(reviewers.step(t, t + TICK))
-        if record:
-            record(events)
-        log.append(events)
-        clock.advance_to(t + TICK)
-        handle(log.take())
-        courier.poll(clock.now())
-        if on_incident:
-            schedule = _incident_due(engine, on_incident, schedule)
-        while schedule and schedule[0].at < t + TICK:
-            s = schedule.pop(0)
-            platform.pause_all(clock.now(), clock.now() + s.minutes * 60)
-            why = (f"{s.after_minutes:g} min after the incident reached {s.after}" if s.after else "scheduled")
-            engine.pause_all(f"{why}: {s.action} for {s.minutes:g} min")
-        t += TICK
-        if k % 60 == 59:
-            bar.update(1)
-            queue_depth.append(engine.review.depth)
-        if live is not None and live.stopped:
-            break
+    if draw_ahead is None:
+        draw_ahead = (os.cpu_count() or 1) > 1 and os.environ.get("FLOODWALL_DRAW_AHEAD", "1") != "0"
+    if draw_ahead:
+        platform.start_drawing_ahead()
+        for k in range(AHEAD):
+            platform.draw_ahead(t + k * TICK, TICK)
+    try:
+        for k in range(steps):
+            events = platform.tick(t, TICK)
+            platform.draw_ahead(t + AHEAD * TICK, TICK)  # drawn while the engine handles this tick and the next
+            events.extend(reviewers.step(t, t + TICK))
+            if record:
+                record(events)
+            log.append(events)
+            clock.advance_to(t + TICK)
+            handle(log.take())
+            courier.poll(clock.now())
+            if on_incident:
+                schedule = _incident_due(engine, on_incident, schedule)
+            while schedule and schedule[0].at < t + TICK:
+                s = schedule.pop(0)
+                platform.pause_all(clock.now(), clock.now() + s.minutes * 60)
+                why = (f"{s.after_minutes:g} min after the incident reached {s.after}" if s.after else "scheduled")
+                engine.pause_all(f"{why}: {s.action} for {s.minutes:g} min")
+            t += TICK
+            if k % 60 == 59:
+                bar.update(1)
+                queue_depth.append(engine.review.depth)
+            if live is not None and live.stopped:
+                break
+    finally:
+        platform.stop_drawing_ahead()
     bar.close()
     # Close what is still live at the window's end (not a takedown).
     tail = []

@@ -1,0 +1,85 @@
+"""Frames drawn ahead in a second process (sim/render/ahead.py): the same pixels, none missing, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from floodwall.sim.render import CLIP, EVENT, GAMER, Look, Renderer
+from floodwall.sim.render.ahead import RenderAhead, frame_key
+
+
+def _keys(rng: np.random.Generator, n: int) -> list:
+    looks = [None, Look(crop=(0.1, 0.05, 0.0, 0.0)), Look(mirror=True, jpeg=60), Look(hue=20.0, noise=2.0)]
+    return [frame_key(int(rng.choice([CLIP, EVENT, GAMER])), int(rng.integers(0, 50)), float(rng.uniform(0, 900)),
+                      looks[int(rng.integers(0, len(looks)))]) for _ in range(n)]
+
+
+def _drawn_here(keys: list) -> np.ndarray:
+    kinds, seeds, ts, looks = zip(*keys)
+    return Renderer(64).render(np.array(kinds), np.array(seeds), np.array(ts), list(looks))
+
+
+def test_frames_drawn_ahead_equal_frames_drawn_here_tick_after_tick() -> None:
+    rng = np.random.default_rng(4)
+    ahead = RenderAhead(64)
+    try:
+        ticks = {t: _keys(rng, int(rng.integers(0, 40))) for t in range(6)}
+        ticks[3] = _keys(rng, 600)  # a batch larger than the shared file: it grows
+        ahead.submit(0.0, ticks[0])
+        ahead.submit(1.0, ticks[1])
+        for t in range(6):
+            asked = ticks[t] + _keys(rng, 3)  # three frames nobody drew ahead
+            got = ahead.take(float(t), asked)
+            assert [g is None for g in got] == [False] * len(ticks[t]) + [True] * 3
+            if ticks[t]:
+                assert np.array_equal(np.stack(got[:len(ticks[t])]), _drawn_here(ticks[t]))
+            if t + 2 < 6:
+                ahead.submit(float(t + 2), ticks[t + 2])
+        assert ahead.drawn == ahead.used == sum(len(k) for k in ticks.values())
+        assert ahead.failed is None
+        files = [s.path for s in ahead._slots]
+        assert all(files) and all(os.path.exists(f) for f in files)
+    finally:
+        ahead.close()
+    assert not ahead._proc.is_alive()
+    assert not any(os.path.exists(f) for f in files)  # the shared files go with the process
+
+
+def test_a_dead_drawing_process_leaves_the_platform_to_draw_every_frame() -> None:
+    rng = np.random.default_rng(5)
+    ahead = RenderAhead(64)
+    try:
+        keys = _keys(rng, 10)
+        ahead.submit(0.0, keys)
+        ahead._proc.kill()
+        ahead._proc.join(5)
+        here = _drawn_here(keys)
+        for g, px in zip(ahead.take(0.0, keys), here):  # drawn before the kill, or not at all: never wrong
+            assert g is None or np.array_equal(g, px)
+        ahead.submit(1.0, _keys(rng, 5))
+        assert ahead.failed is not None
+        assert ahead.take(1.0, _keys(rng, 5)) == [None] * 5
+    finally:
+        ahead.close()
+    assert all(s.path is None for s in ahead._slots)
+
+
+def test_every_scheduled_frame_is_asked_for_once_late_or_on_time() -> None:
+    """FramePlan, used as the replay does (after tick k: the late frames from k + 1, then tick k + 2): a frame
+    scheduled before a call, for a time from that call's next tick on, comes back from exactly one call."""
+    from floodwall.sim.render.ahead import FramePlan
+
+    rng = np.random.default_rng(6)
+    plan, returned, expected = FramePlan(), [], set()
+    for k in range(200):
+        for j in range(int(rng.integers(0, 6))):
+            t = float(k + 1 + rng.uniform(0, 5) * rng.integers(0, 2))  # some for the very next tick
+            plan.add(t, f"r{k}-{j}", 0)
+            expected.add((t, f"r{k}-{j}", 0))
+        late, todo = plan.due(float(k + 2), 1.0, float(k + 1))
+        assert all(k + 1 <= x[0] < k + 2 for x in late) and all(k + 2 <= x[0] < k + 3 for x in todo)
+        returned += late + todo
+    assert len(returned) == len(set(returned))  # never twice
+    assert set(returned) == {x for x in expected if x[0] < 202}  # none lost within the ticks asked for
