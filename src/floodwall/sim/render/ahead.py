@@ -130,6 +130,15 @@ class _Slot:
         self.path = path
         return path, size
 
+    def unlink(self) -> None:
+        """Remove the file's name (both processes keep their mappings): a killed replay leaves nothing behind."""
+        if self.path is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            self.path = None
+
     def drop(self) -> None:
         """Unmap and remove the file."""
         self.ready = {}
@@ -139,12 +148,7 @@ class _Slot:
             except BufferError:  # a frame view still holds it: the mapping goes with the last view
                 pass
             self.buf = None
-        if self.path is not None:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
-            self.path = None
+        self.unlink()
 
 
 class RenderAhead:
@@ -243,6 +247,7 @@ class RenderAhead:
             return
         self.waited_s += time.perf_counter() - t0
         s, slot = self.size, self._slots[k]
+        slot.unlink()  # the drawing process has mapped it by now
         px = np.frombuffer(slot.buf, np.uint8, n * self._frame_bytes).reshape(n, s, s, 3)  # type: ignore[arg-type]
         slot.ready = dict(zip(asked, px))
         self.drawn += n
