@@ -54,6 +54,7 @@ __all__ = ["SimAccount", "SimPlatform", "SimStream"]
 VIEW_TAU = 180.0  # seconds for a recommended room to reach most of its audience
 LIMITED_SHARE = 0.03  # audience of a room kept off recommendation and nearby pages
 REPORT_STEP = 10.0  # seconds between draws of an attack room's reports
+_GO_LIVE = -1  # a FramePlan entry for a room's go-live, whose keyframe can be drawn ahead too
 
 
 class SimPlatform:
@@ -112,8 +113,8 @@ class SimPlatform:
         """Schedule a stream's (or slot's) next happening."""
         self._seq += 1
         heapq.heappush(self.heap, (t, self._seq, what, key, ver))
-        if what == FRAME and self.ahead is not None:
-            self._plan.add(t, key, ver)
+        if (what == FRAME or what == START) and self.ahead is not None:
+            self._plan.add(t, key, ver if what == FRAME else _GO_LIVE)  # a go-live sends a keyframe then
 
     _push = push
 
@@ -331,7 +332,10 @@ class SimPlatform:
         keys = []
         for w, key, ver in due:
             st = self.streams[key]
-            if ver == st.frame_ver and st.ended is None and st.start <= w:
+            if ver == _GO_LIVE:  # the keyframe, if the room does go live then: at the start of its source
+                if st.ended is None and not st.went_live:
+                    keys.append(frame_key(st.kind, st.seed, st.source_t0 + (w - w) * st.speed, st.look))
+            elif ver == st.frame_ver and st.ended is None and st.start <= w:
                 keys.append(frame_key(st.kind, st.seed, _source_t(st, w), st.look))
         return keys
 
@@ -340,8 +344,8 @@ class SimPlatform:
         if self.ahead is None:
             self.ahead = RenderAhead(self.renderer.size)
             for w, _, what, key, ver in self.heap:  # what is already scheduled
-                if what == FRAME:
-                    self._plan.add(w, key, ver)
+                if what == FRAME or what == START:
+                    self._plan.add(w, key, ver if what == FRAME else _GO_LIVE)
 
     def stop_drawing_ahead(self) -> None:
         """Stop the second process; frames are drawn here again."""
