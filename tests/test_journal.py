@@ -160,3 +160,22 @@ def test_seqs_go_on_after_a_cut_that_left_no_rows(engine):
     third = Journal(engine, "r", deliver=lambda seq, evs: None)
     third.open()
     assert [(seq, [e.id for e in evs]) for seq, _k, evs in third.rows() if seq > third.processed] == [(4, ["late-0"])]
+
+
+def test_a_cut_drops_gate_answers_older_than_the_retry_window(engine, monkeypatch):
+    """Gate answers are kept GATE_ANSWERS_KEEP for retries, then a cut drops them: the table no longer grows with
+    every gate call for as long as the service runs. Answers within the window are untouched."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(journal_mod.time, "time", lambda: now[0])
+    j = Journal(engine, "r", deliver=lambda seq, evs: None)
+    j.open()
+    j.commit_now([([ev], "done", (ev.id, f"answer-{ev.id}".encode())) for ev in _events(3, "old")])
+    now[0] += journal_mod.GATE_ANSWERS_KEEP - 60
+    j.commit_now([([ev], "done", (ev.id, f"answer-{ev.id}".encode())) for ev in _events(2, "new")])
+    j._answers.clear()  # what a restart forgets: the table alone answers
+    now[0] += 120  # the old ones are now past the window, the new ones are not
+    j.cut(0, b"state", "mac")
+    assert [j.answer(f"old-{k}") for k in range(3)] == [None, None, None]
+    assert [j.answer(f"new-{k}") for k in range(2)] == [b"answer-new-0", b"answer-new-1"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(journal_mod.gate_answers)).scalar() == 2

@@ -166,6 +166,40 @@ def test_a_database_from_a_newer_floodwall_is_refused_by_name(tmp_path, capsys):
     engine.dispose()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_gate_answers_stored_before_0003_keep_their_place_and_age_from_the_upgrade(kind, tmp_path, request):
+    """0003 adds gate_answers.ts: answers already stored stay, aged from the upgrade (a cut keeps them a full
+    retry window), and a later downgrade leaves them too."""
+    import time
+
+    from alembic import command
+
+    from floodwall.persistence.tables import gate_answers
+
+    url = f"sqlite:///{tmp_path / 'g.db'}" if kind == "sqlite" else request.getfixturevalue("pg_url")
+    engine = sa.create_engine(url)
+    cfg = schema.alembic_config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002")
+            conn.execute(sa.table("gate_answers", sa.column("run"), sa.column("id"), sa.column("answer")).insert(),
+                         [{"run": "r", "id": f"g{k}", "answer": b"{}"} for k in range(3)])
+        before = time.time()
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(gate_answers.c.id, gate_answers.c.ts).order_by(gate_answers.c.id)).all()
+        assert [r.id for r in rows] == ["g0", "g1", "g2"] and all(before - 1 <= r.ts <= time.time() + 1 for r in rows)
+        assert differences(engine) == []
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0002")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM gate_answers")).scalar() == 3
+    finally:
+        engine.dispose()
+
+
 def test_downgrade_to_base_and_back(tmp_path):
     from alembic import command
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions (tests/test_persistence.py checks it against Alembic's head).
 # Known without importing Alembic, so opening a store that is already at head costs one SELECT.
-HEAD = "0002"
+HEAD = "0003"
 _version = sa.table("alembic_version", sa.column("version_num"))
 # Any fixed 64-bit number: the PostgreSQL advisory lock every migrator of Floodwall's schema takes.
 MIGRATION_LOCK = 0x466C6F6F64776131

@@ -168,6 +168,8 @@ gate_answers = sa.Table(
     sa.Column("run", sa.String(64), primary_key=True),
     sa.Column("id", sa.String(64), primary_key=True),  # the gate event's id (events.Id bounds it)
     sa.Column("answer", sa.LargeBinary, nullable=False),  # the JSON the first call answered
+    sa.Column("ts", sa.Float, nullable=True),  # when it was stored: a cut drops answers past GATE_ANSWERS_KEEP
+    sa.Index("ix_gate_answers_ts", "run", "ts"),
 )
 
 # ---- API keys and console sessions (adapters/keys.py, service/sessions.py) -----------------------------

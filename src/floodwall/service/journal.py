@@ -47,6 +47,7 @@ log = logging.getLogger("floodwall.journal")
 
 CHECKPOINT_EVERY = 0.5  # seconds between background WAL checkpoints (SQLite), when something was committed
 SNAPSHOT_PART = 16 << 20  # bytes of an engine snapshot a row
+GATE_ANSWERS_KEEP = 7 * 86_400.0  # seconds a gate answer is kept for retries (a cut drops older ones)
 BEHIND_WAIT = 0.05  # seconds a batch queued behind a reply waits for a group commit to ride with
 
 _encoder = msgspec.msgpack.Encoder()
@@ -76,7 +77,8 @@ class Journal:
         self.commits = 0
         self.sqlite = engine.dialect.name == "sqlite"
         self.sync = sync_level() if self.sqlite else "FULL"  # a bad FLOODWALL_SYNC fails here, naming it
-        self._answers: dict[str, bytes] = {}  # recent gate answers by event id (the table holds them all)
+        self._answers: dict[str, bytes] = {}  # recent gate answers by event id (the table holds GATE_ANSWERS_KEEP)
+        self.answers_keep = GATE_ANSWERS_KEEP
         self._conn: sa.Connection | None = None  # the committer's own connection
         self._level: str | None = None  # the fsync level set on it
         self._stopped = threading.Event()
@@ -141,6 +143,8 @@ class Journal:
             conn.execute(t.insert(), rows)
             conn.execute(t.delete().where(t.c.run == self.run, t.c.seq < seq))
             gone = conn.execute(journal.delete().where(journal.c.run == self.run, journal.c.seq <= seq)).rowcount
+            g = gate_answers  # a retry this late is a new call: the table does not grow with every call forever
+            conn.execute(g.delete().where(g.c.run == self.run, g.c.ts < time.time() - self.answers_keep))
         if self.segments is not None:  # the segments only cut rows (or no row) point into
             try:
                 with self.engine.connect() as conn:
@@ -305,7 +309,7 @@ class Journal:
             rows.append({"run": self.run, "seq": seq, "kind": kind, "events": len(events),
                          "body": _encoder.encode(events), "ts": now})
             if answer is not None:
-                answers.append({"run": self.run, "id": answer[0], "answer": answer[1]})
+                answers.append({"run": self.run, "id": answer[0], "answer": answer[1], "ts": now})
         # Accepted events wait for an fsync (FULL, unless FLOODWALL_SYNC=normal). A group of gate answers and
         # bank edits only: written to the WAL without the fsync (NORMAL), which a killed process keeps and
         # only a power loss could take back; the gate's latency then has no fsync in it.
