@@ -1,25 +1,27 @@
-"""Frames drawn one tick ahead in a second process, while the engine handles the current tick.
+"""Frames drawn ahead in a second process, while the engine handles the current tick.
 
 The renderer is a pure function of a frame's (kind, seed, source time, look): the same pixels across
 instances, batches and processes (tests/test_render.py). So the frames a platform's schedule holds for
-the next tick can be drawn early by another process, on the machine's other core. The platform asks
-for every frame it sends by those four values: one drawn ahead is used, any other (a room that went
-live this tick, or that the engine's orders now sample more often) is drawn on the spot, and one
-drawn for a room taken down meanwhile is dropped. What the platform sends is the same either way.
+the next DEPTH ticks can be drawn early by another process, on the machine's other core. The platform
+asks for every frame it sends by those four values: one drawn ahead is used, any other is drawn on the
+spot, and one drawn for a room taken down meanwhile is dropped. What the platform sends is the same
+either way. Frames scheduled after their tick was asked for (a room the engine now samples every
+second) go as a late batch for the next tick, drawn before the batch asked for after it.
 
-The pixels come back through a memory-mapped file (in /dev/shm where there is one), not the pipe: a
-pipe copies a tick's megabytes several times over, which cost more than the drawing it saved. The
-pipe carries only the keys, as arrays (looks by number, each look sent once), and a count back.
+Two ticks ahead: with one, the platform waited for the drawing whenever the engine's tick was the
+shorter. The pixels come back through memory-mapped files (in /dev/shm where there is one), one per
+batch in flight, not through the pipe: its copies of a tick's megabytes ate most of what drawing ahead
+saved. The pipe carries only the keys, as int64 columns (looks by number, each sent once), and a count
+back. A file's name is removed once both processes have it mapped, so a killed replay leaves none.
 """
-
 from __future__ import annotations
 
 import logging
+import math
 import mmap
 import multiprocessing as mp
 import os
 import pickle
-import math
 import struct
 import tempfile
 import time
