@@ -152,30 +152,36 @@ def test_a_retried_gate_call_answers_with_the_first_decision(deployment):
     assert (again["action"], again["rules"], again["verdict"]) == (first["action"], first["rules"], first["verdict"])
 
 
-def test_gates_arriving_together_share_a_message_and_each_gets_its_own_answer(deployment):
+def test_gates_arriving_together_share_a_message_and_each_gets_its_own_answer(deployment, monkeypatch):
     client, s, backend, _ = deployment
     now = time.time()
     # Odd accounts: fresh, on virtual numbers, from one network (risky); even: aged, ordinary numbers and networks.
     batch = [reg(f"gg{i}", now - 60, phone=f"86170000{i:05d}", ip="10.9.9.9") if i % 2 else
              reg(f"gg{i}", now - 400 * DAY, phone=f"86138000{i:05d}", ip=f"10.1.{i}.1") for i in range(24)]
     assert client.post("/v1/events", json=batch, headers=bearer(s["ingest"])).status_code == 202
+    # The gate's own messages, counted where they are published: the stream's total also holds the workers'
+    # sketches and the coordinator's notices, whose number depends on timing (a loaded machine made it 32).
+    gate_messages: list[int] = []
+    publish_to = backend.log.publish_to
 
-    async def messages() -> int:
-        info = await backend.log.js.stream_info(stream_name(backend.run))
-        return info.state.messages
+    async def counting(partition, events, *args, **kwargs):
+        if any(isinstance(e, StreamStarted) for e in events):
+            gate_messages.append(len(events))
+        return await publish_to(partition, events, *args, **kwargs)
 
-    async def many() -> tuple[list[dict], int]:
+    monkeypatch.setattr(backend.log, "publish_to", counting)
+
+    async def many() -> list[dict]:
         import httpx
 
-        before = await messages()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app), base_url="http://t") as ac:
             rs = await asyncio.gather(*(ac.post("/v1/gate", json=start(f"sg{i}", f"gg{i}", now,
                                                                        ip="10.9.9.9" if i % 2 else f"10.1.{i}.1"),
                                                 headers=bearer(s["gate"])) for i in range(24)))
-        return [r.json() for r in rs], await messages() - before
-    answers, published = client.portal.call(many)  # 24 calls at once, on the app's own event loop
+        return [r.json() for r in rs]
+    answers = client.portal.call(many)  # 24 calls at once, on the app's own event loop
     assert [a["stream"] for a in answers] == [f"sg{i}" for i in range(24)]
     assert all(a["duplicate"] is False and a["verdict"] for a in answers)
     fresh = {a["stream"] for a in answers if "gate-limit-risky" in a["rules"]}
     assert fresh == {f"sg{i}" for i in range(1, 24, 2)}  # each answer is its own account's decision
-    assert published < 24  # they shared messages (sketches and coordinator notices included)
+    assert sum(gate_messages) == 24 and len(gate_messages) < 24  # every gate published once, in shared messages
