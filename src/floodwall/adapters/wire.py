@@ -11,11 +11,14 @@ passes; the route falls back to one call per event only to name the bad ones.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from floodwall.events import Event, EventError, FrameSampled, decode_event
+
+if TYPE_CHECKING:
+    from floodwall.content.frames import FrameError
 
 __all__ = ["MSGPACK_TYPES", "Format", "body_format", "decode_checked", "decode_clean", "decode_msgpack_event",
            "encode_msgpack", "raw_text", "split_batch"]
@@ -62,15 +65,7 @@ def decode_clean(body: bytes, fmt: Format) -> list[Event] | None:
         events = (_json_batch if fmt == "json" else _msgpack_batch).decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    for ev in events:
-        if type(ev) is FrameSampled and ev.image:
-            from floodwall.content.frames import FrameError, check_image
-
-            try:
-                check_image(ev.image, ev.width, ev.height)
-            except FrameError:
-                return None
-    return events
+    return None if any(_image_problem(ev) for ev in events) else events
 
 
 def decode_msgpack_event(raw: bytes | msgspec.Raw) -> Event:
@@ -92,14 +87,23 @@ def decode_msgpack_event(raw: bytes | msgspec.Raw) -> Event:
 def decode_checked(raw: bytes | msgspec.Raw, fmt: Format) -> Event:
     """One event, validated, with an image frame's header checked too (EventError naming the field)."""
     ev = decode_event(raw) if fmt == "json" else decode_msgpack_event(raw)
-    if type(ev) is FrameSampled and ev.image:
-        from floodwall.content.frames import FrameError, check_image
-
-        try:
-            check_image(ev.image, ev.width, ev.height)
-        except FrameError as err:
-            raise EventError(err.field, err.reason, bytes(raw)) from None
+    err = _image_problem(ev)
+    if err is not None:
+        raise EventError(err.field, err.reason, bytes(raw))
     return ev
+
+
+def _image_problem(ev: Event) -> FrameError | None:
+    """What is wrong with an image frame's header (a FrameError), None for any other event or a sound header."""
+    if type(ev) is not FrameSampled or not ev.image:
+        return None
+    from floodwall.content.frames import FrameError, check_image
+
+    try:
+        check_image(ev.image, ev.width, ev.height)
+    except FrameError as err:
+        return err
+    return None
 
 
 def raw_text(raw: bytes | msgspec.Raw, fmt: Format) -> str:

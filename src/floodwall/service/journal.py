@@ -78,7 +78,6 @@ class Journal:
         self.sqlite = engine.dialect.name == "sqlite"
         self.sync = sync_level() if self.sqlite else "FULL"  # a bad FLOODWALL_SYNC fails here, naming it
         self._answers: dict[str, bytes] = {}  # recent gate answers by event id (the table holds GATE_ANSWERS_KEEP)
-        self.answers_keep = GATE_ANSWERS_KEEP
         self._conn: sa.Connection | None = None  # the committer's own connection
         self._level: str | None = None  # the fsync level set on it
         self._stopped = threading.Event()
@@ -144,7 +143,7 @@ class Journal:
             conn.execute(t.delete().where(t.c.run == self.run, t.c.seq < seq))
             gone = conn.execute(journal.delete().where(journal.c.run == self.run, journal.c.seq <= seq)).rowcount
             g = gate_answers  # a retry this late is a new call: the table does not grow with every call forever
-            conn.execute(g.delete().where(g.c.run == self.run, g.c.ts < time.time() - self.answers_keep))
+            conn.execute(g.delete().where(g.c.run == self.run, g.c.ts < time.time() - GATE_ANSWERS_KEEP))
         if self.segments is not None:  # the segments only cut rows (or no row) point into
             try:
                 with self.engine.connect() as conn:

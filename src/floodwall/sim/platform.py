@@ -113,8 +113,8 @@ class SimPlatform:
         """Schedule a stream's (or slot's) next happening."""
         self._seq += 1
         heapq.heappush(self.heap, (t, self._seq, what, key, ver))
-        if (what == FRAME or what == START) and self.ahead is not None:
-            self._plan.add(t, key, ver if what == FRAME else _GO_LIVE)  # a go-live sends a keyframe then
+        if self.ahead is not None:
+            self._plan_frame(t, what, key, ver)
 
     _push = push
 
@@ -334,7 +334,7 @@ class SimPlatform:
             st = self.streams[key]
             if ver == _GO_LIVE:  # the keyframe, if the room does go live then: at the start of its source
                 if st.ended is None and not st.went_live:
-                    keys.append(frame_key(st.kind, st.seed, st.source_t0 + (w - w) * st.speed, st.look))
+                    keys.append(frame_key(st.kind, st.seed, st.source_t0, st.look))
             elif ver == st.frame_ver and st.ended is None and st.start <= w:
                 keys.append(frame_key(st.kind, st.seed, _source_t(st, w), st.look))
         return keys
@@ -344,8 +344,12 @@ class SimPlatform:
         if self.ahead is None:
             self.ahead = RenderAhead(self.renderer.size)
             for w, _, what, key, ver in self.heap:  # what is already scheduled
-                if what == FRAME or what == START:
-                    self._plan.add(w, key, ver if what == FRAME else _GO_LIVE)
+                self._plan_frame(w, what, key, ver)
+
+    def _plan_frame(self, t: float, what: int, key: str, ver: int) -> None:
+        """Note a scheduled frame, or a go-live (it sends a keyframe then), for drawing ahead."""
+        if what == FRAME or what == START:
+            self._plan.add(t, key, ver if what == FRAME else _GO_LIVE)
 
     def stop_drawing_ahead(self) -> None:
         """Stop the second process; frames are drawn here again."""
