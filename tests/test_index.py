@@ -266,36 +266,63 @@ def test_window_rejects_bad_config():
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_window_flat_scan_and_slice_tables_give_the_same_answers(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Small windows are scanned in one pass, large ones probed per slice: the answer must not depend
-    # on which, through adds at several times, removals, expiry and a distance-256 complement.
+def test_window_flat_scan_and_index_give_the_same_answers(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small queries scan the flat buffer, large ones the index, which takes the buffer's new entries only
+    # when a large query comes: the answer must not depend on the path, nor on how many adds, removals and
+    # expiries passed since the index was last brought up to date (one window always scans; the other
+    # takes either path at random, so it catches up after runs of flat queries).
     import floodwall.content.window as window_mod
 
     rng = np.random.default_rng(seed)
     base = random_hashes(rng, 6)
-    flat, sliced = WindowIndex(window_s=20.0, slice_s=5.0, delta_limit=8), WindowIndex(window_s=20.0, slice_s=5.0)
-    for step in range(40):
+    flat, mixed = WindowIndex(window_s=20.0, slice_s=5.0, delta_limit=8), WindowIndex(window_s=20.0, slice_s=5.0)
+    paths = set()
+    for step in range(60):
         now = step * 1.5
         k = int(rng.integers(1, 6))
         hs = np.stack([flip_spread(rng, base[rng.integers(0, 6)], int(rng.integers(0, 40))) for _ in range(k)])
         ids = rng.integers(0, 30, k)
         t = now if step % 3 else now + rng.uniform(0, 1.5, k)
-        for w in (flat, sliced):
+        for w in (flat, mixed):
             w.expire(now)
             w.add(hs, ids, t)
         if step % 7 == 6:
             gone = rng.integers(0, 30, 3)
             flat.remove(gone)
-            sliced.remove(gone)
+            mixed.remove(gone)
         q = np.concatenate([hs, ~hs[:1], base[:2]])
         r = int(rng.choice([0, 15, 31, 47, 255]))
         monkeypatch.setattr(window_mod, "_WINDOW_FLAT_BUDGET", 1 << 30)
         a = flat.query(q, r)
-        monkeypatch.setattr(window_mod, "_WINDOW_FLAT_BUDGET", 0)
-        b = sliced.query(q, r)
+        path = "index" if rng.random() < 0.3 else "flat"
+        paths.add(path)
+        monkeypatch.setattr(window_mod, "_WINDOW_FLAT_BUDGET", 0 if path == "index" else 1 << 30)
+        b = mixed.query(q, r)
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
-        assert len(flat) == len(sliced) and flat.slice_keys == sliced.slice_keys
+        assert len(flat) == len(mixed) and flat.slice_keys == mixed.slice_keys
+    assert paths == {"flat", "index"}
+
+
+def test_hash_index_remove_tags_drops_exactly_those_entries() -> None:
+    # Tags ride with their entries through the delta, merges and rebuilds; remove_tags drops every entry
+    # carrying one of the tags, wherever it sits, and nothing else.
+    rng = np.random.default_rng(11)
+    h = random_hashes(rng, 600)
+    ids = np.arange(600)
+    tags = rng.integers(0, 6, 600)
+    ix = HashIndex(delta_limit=50)
+    for s in range(0, 600, 37):  # uneven adds: some merged by insert, some by rebuild, the rest in the delta
+        ix.add(h[s : s + 37], ids[s : s + 37], tags[s : s + 37])
+    ix.remove_tags([1, 4])
+    ix.remove([0, 1, 2])
+    live = ~np.isin(tags, [1, 4]) & (ids > 2)
+    q, got, d = ix.query(h, 0)
+    np.testing.assert_array_equal(q, np.flatnonzero(live))
+    np.testing.assert_array_equal(got, ids[live])
+    assert len(ix) == int(live.sum())
+    with pytest.raises(ValueError, match="tags"):
+        ix.add(h[:2], ids[:2], tags[:3])
 
 
 def test_complement_is_at_distance_256_in_every_path() -> None:

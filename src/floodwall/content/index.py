@@ -144,7 +144,9 @@ def _scan(queries: np.ndarray, hashes: np.ndarray, radius: int) -> tuple[np.ndar
     return np.concatenate(qs).astype(np.int64), np.concatenate(rs).astype(np.int64), np.concatenate(ds)
 
 
-_EMPTY_DELTA = (np.zeros((0, 4), dtype=np.uint64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+# Unindexed recent adds: (hashes, ids, live flags, tags).
+_EMPTY_DELTA = (np.zeros((0, 4), dtype=np.uint64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool),
+                np.zeros(0, dtype=np.int64))
 
 
 def _empty_result() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,13 +173,14 @@ def _best_per_query(
 
 
 class HashIndex:
-    """Exact Hamming-radius search over (n, 4) uint64 hashes with int64 ids."""
+    """Exact Hamming-radius search over (n, 4) uint64 hashes with int64 ids (and an int64 tag each)."""
 
     def __init__(self, *, delta_limit: int = 4096) -> None:
         """Empty index; up to ``delta_limit`` recent adds are kept unindexed and scanned."""
         self.delta_limit = int(delta_limit)
         self._hashes = np.zeros((0, 4), dtype=np.uint64)
         self._ids = np.zeros(0, dtype=np.int64)
+        self._tags = np.zeros(0, dtype=np.int64)  # what remove_tags drops by (a window's slice key)
         self._alive = np.zeros(0, dtype=bool)
         self._order = np.zeros((_NCHUNK, 0), dtype=np.int32)
         self._offsets = np.zeros((_NCHUNK, _NBUCKET + 1), dtype=np.int64)
@@ -193,38 +196,50 @@ class HashIndex:
             return len(self._flat[1])
         return len(self._ids) - self._n_dead + int(self._delta[2].sum())
 
-    def add(self, hashes: np.ndarray, ids: np.ndarray) -> None:
-        """Add hashes ``(n, 4)`` with ids ``(n,)``; visible to the next query."""
+    def add(self, hashes: np.ndarray, ids: np.ndarray, tags: np.ndarray | None = None) -> None:
+        """Add hashes ``(n, 4)`` with ids ``(n,)`` (and tags, default 0); visible to the next query."""
         h = _as_hashes(hashes)
         i = np.asarray(ids, dtype=np.int64).reshape(-1)
         if len(i) != len(h):
             raise ValueError(f"{len(h)} hashes but {len(i)} ids")
+        t = np.zeros(len(i), dtype=np.int64) if tags is None else np.asarray(tags, dtype=np.int64).reshape(-1)
+        if len(t) != len(i):
+            raise ValueError(f"{len(h)} hashes but {len(t)} tags")
         if not len(h):
             return
         # Copy-on-add (the delta stays small), so queries never mutate shared state.
         self._flat = None
-        d_h, d_i, d_a = self._delta
-        self._delta = (np.concatenate([d_h, h]), np.concatenate([d_i, i]), np.concatenate([d_a, np.ones(len(i), bool)]))
+        d_h, d_i, d_a, d_t = self._delta
+        self._delta = (np.concatenate([d_h, h]), np.concatenate([d_i, i]), np.concatenate([d_a, np.ones(len(i), bool)]),
+                       np.concatenate([d_t, t]))
         if len(self._delta[1]) > self.delta_limit:
             self._merge()
 
     def remove(self, ids: np.ndarray) -> None:
         """Tombstone every entry whose id is in ``ids``."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if not len(ids):
-            return
+        if len(ids):
+            self._tombstone(np.isin(self._ids, ids), np.isin(self._delta[1], ids))
+
+    def remove_tags(self, tags: np.ndarray) -> None:
+        """Tombstone every entry whose tag is in ``tags``."""
+        tags = np.asarray(tags, dtype=np.int64).reshape(-1)
+        if len(tags):
+            self._tombstone(np.isin(self._tags, tags), np.isin(self._delta[3], tags))
+
+    def _tombstone(self, hit: np.ndarray, hit_delta: np.ndarray) -> None:
         self._flat = None
-        hit = np.isin(self._ids, ids) & self._alive
+        hit &= self._alive
         self._n_dead += int(hit.sum())
         self._alive &= ~hit
-        d_h, d_ids, d_alive = self._delta
-        self._delta = (d_h, d_ids, d_alive & ~np.isin(d_ids, ids))
+        d_h, d_ids, d_alive, d_t = self._delta
+        self._delta = (d_h, d_ids, d_alive & ~hit_delta, d_t)
         if self._n_dead > max(1024, len(self._ids) // 4):
             self._merge(force_rebuild=True)
 
     def _merge(self, force_rebuild: bool = False) -> None:
-        d_h, d_i, d_a = self._delta
-        d_h, d_i = d_h[d_a], d_i[d_a]
+        d_h, d_i, d_a, d_t = self._delta
+        d_h, d_i, d_t = d_h[d_a], d_i[d_a], d_t[d_a]
         self._delta = _EMPTY_DELTA
         n_main = len(self._ids)
         # An insert moves every position array once per chunk; a rebuild sorts everything.
@@ -232,7 +247,8 @@ class HashIndex:
         too_big = n_main + len(d_i) >= np.iinfo(self._order.dtype).max
         if force_rebuild or too_big or n_main == 0 or len(d_i) * 8 > n_main:
             keep = self._alive
-            self._build(np.concatenate([self._hashes[keep], d_h]), np.concatenate([self._ids[keep], d_i]))
+            self._build(np.concatenate([self._hashes[keep], d_h]), np.concatenate([self._ids[keep], d_i]),
+                        np.concatenate([self._tags[keep], d_t]))
             return
         if not len(d_i):
             return
@@ -252,9 +268,10 @@ class HashIndex:
         self._offsets = offsets
         self._hashes = np.concatenate([self._hashes, d_h])
         self._ids = np.concatenate([self._ids, d_i])
+        self._tags = np.concatenate([self._tags, d_t])
         self._alive = np.concatenate([self._alive, np.ones(len(d_i), dtype=bool)])
 
-    def _build(self, hashes: np.ndarray, ids: np.ndarray) -> None:
+    def _build(self, hashes: np.ndarray, ids: np.ndarray, tags: np.ndarray) -> None:
         n = len(ids)
         pos_dtype = np.int32 if n < np.iinfo(np.int32).max else np.int64
         chunks = _chunks(np.ascontiguousarray(hashes))
@@ -266,6 +283,7 @@ class HashIndex:
             offsets[c, 1:] = np.cumsum(np.bincount(v, minlength=_NBUCKET))
         self._hashes = np.ascontiguousarray(hashes)
         self._ids = ids
+        self._tags = tags
         self._alive = np.ones(n, dtype=bool)
         self._order = order
         self._offsets = offsets
@@ -289,19 +307,14 @@ class HashIndex:
             # Small: one scan of every live entry beats the probes' fixed cost; the same answer.
             flat = self._flat
             if flat is None:
-                d_h, d_i, d_a = self._delta
+                d_h, d_i, d_a, _ = self._delta
                 hs = np.concatenate([self._hashes[self._alive], d_h[d_a]])
                 flat = self._flat = (np.ascontiguousarray(hs.T), np.concatenate([self._ids[self._alive], d_i[d_a]]))
             return _flat_scan(q, flat[0], flat[1], None, r, exclude)
         parts = [self._query_main(q, r, exclude)]
-        d_h, d_i, d_a = self._delta
+        d_h, d_i, d_a, _ = self._delta
         if d_a.any():
-            qi, rows, d = _scan(q, d_h[d_a], r)
-            ids = d_i[d_a][rows]
-            if exclude is not None:
-                keep = ids != exclude[qi]
-                qi, ids, d = qi[keep], ids[keep], d[keep]
-            parts.append((qi, ids, d))
+            parts.append(_flat_scan(q, np.ascontiguousarray(d_h[d_a].T), d_i[d_a], None, r, exclude))
         qi = np.concatenate([p[0] for p in parts])
         ids = np.concatenate([p[1] for p in parts])
         d = np.concatenate([p[2] for p in parts])
