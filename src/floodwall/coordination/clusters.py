@@ -12,7 +12,7 @@ class ContentClusters:
     """Joins rooms whose frames match (PDQ within max_distance, mirror included) in a sliding window."""
 
     def __init__(self, window_s: float = 600.0, max_distance: int = 31, slice_s: float = 300.0) -> None:
-        # Small delta buffers: they are scanned linearly on every query, the indexed part is not.
+        # A small unindexed delta to start with (it is scanned on every query; the window grows it with its size).
         self.index = WindowIndex(window_s=window_s, slice_s=slice_s, delta_limit=128)
         self.max_distance = max_distance
         self.uf = UnionFind()
