@@ -27,6 +27,7 @@ from floodwall.content.bank import parse_hash_lines
 from floodwall.events import DeadLetter, Event, EventError, StreamStarted, decode_event
 from floodwall.service.auth import ApiError, require_scope
 from floodwall.service.backends import Backend
+from floodwall.service.gatepath import GatePath, gate_answer_body
 from floodwall.adapters.wire import body_format, decode_checked, decode_clean, raw_text, split_batch
 from floodwall.service.limits import DEFAULT_MAX_BODY, EdgeLimits
 from floodwall.service.openapi_doc import add_error_responses
@@ -164,6 +165,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         return JSONResponse({"error": {"type": "too_deep", "message": "the body nests too deeply"}}, status_code=400)
 
     # 413 / 400 before any route reads a body; the events route's msgspec decoding bounds its own nesting.
+    app.add_middleware(GatePath, state=app.state)  # the gate's common case, inside the body limits
     app.add_middleware(EdgeLimits, max_body=max_body, own_depth=frozenset({"/v1/events"}))
     app.add_middleware(CountRequests, metrics=metrics)
 
@@ -252,9 +254,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         if type(ev) is not StreamStarted:
             raise ApiError(422, "invalid_event", "the gate takes a stream_started event", field="type",
                            reason="expected stream_started")
-        metrics.events_in.labels("accepted").inc()
-        # Encoded here: FastAPI's generic encoder costs more than the decision on this path.
-        return Response(msgspec.json.encode(await backend.gate(ev)), media_type="application/json")
+        return Response(await gate_answer_body(backend, ev, metrics), media_type="application/json")
 
     @app.post("/v1/reports", tags=["events"], status_code=202)
     async def report(stream: str = Query(..., min_length=1, max_length=128),

@@ -6,6 +6,8 @@ Any router mounted into the app (reviewer console, status page) can guard a rout
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import anyio
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -30,12 +32,12 @@ class ApiError(Exception):
                             status_code=self.status, headers=self.headers)
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(headers: Mapping[str, str]) -> str | None:
     """The key from ``Authorization: Bearer ...`` or ``X-API-Key`` (the pages use a session cookie instead)."""
-    auth = request.headers.get("authorization", "")
+    auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 async def session_key(request: Request) -> ApiKey | None:
@@ -84,7 +86,7 @@ def require_scope(scope: str):
     """A dependency that admits a valid, unrevoked, not rate-limited key holding ``scope``."""
 
     async def dependency(request: Request) -> ApiKey:
-        presented = presented_key(request)
+        presented = presented_key(request.headers)
         keys = request.app.state.keys
         if presented is not None:
             # A key verified lately is a dict lookup; anything else is checked against the failure limits first.

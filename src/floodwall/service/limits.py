@@ -93,7 +93,7 @@ class EdgeLimits:
             if not message.get("more_body", False):
                 break
         if message["type"] != "http.request":
-            await self.app(scope, _replay(message, receive), send)
+            await self.app(scope, replay_first(message, receive), send)
             return
         body = b"".join(chunks)
         if scope.get("path") not in self.own_depth and body[:64].lstrip()[:1] in (b"[", b"{"):
@@ -101,10 +101,10 @@ class EdgeLimits:
             if depth is not None:
                 await _refuse(send, 400, "too_deep", f"the JSON body nests {depth} deep; at most {self.max_depth}")
                 return
-        await self.app(scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send)
+        await self.app(scope, replay_first({"type": "http.request", "body": body, "more_body": False}, receive), send)
 
 
-def _replay(first: dict, receive):
+def replay_first(first: dict, receive):
     """A receive that answers ``first`` once, then whatever the server sends (a disconnect)."""
     done = False
 
