@@ -327,3 +327,26 @@ def test_the_service_migrates_its_store_when_it_opens_it(tmp_path):
     _, child = keys.create("child", ["review"], created_by=parent.id)
     assert keys.lineage(child.id) == [child.id, parent.id]
     assert schema.current(engine) == schema.head()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_verdict_evidence_with_numpy_numbers_and_nan_is_stored_on_both_databases(kind, tmp_path, request):
+    import numpy as np
+
+    from floodwall.adapters.store import SqlStore
+    from floodwall.events import Verdict
+    from floodwall.persistence.dml import json_text
+
+    url = f"sqlite:///{tmp_path / 'e.db'}" if kind == "sqlite" else request.getfixturevalue("pg_url")
+    store = SqlStore(url, run="r")
+    evidence = {"stream.score": np.float32(0.5), "stream.frames": np.int64(7), "stream.matched": np.bool_(True),
+                "account.ratio": float("nan"), "incident.level": "normal"}
+    store.record([Verdict(id="v1", ts=1.0, subject="stream", key="s1", action="review", rules=["r"],
+                          policy="p", evidence=evidence)], [])
+    (row,) = store.decisions_for("s1")
+    # numpy scalars read back as numbers; NaN as null (PostgreSQL's json refuses the NaN token json.dumps wrote)
+    assert row["evidence"] == {"stream.score": 0.5, "stream.frames": 7, "stream.matched": True,
+                               "account.ratio": None, "incident.level": "normal"}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        json_text({"x": object()})
+    store.engine.dispose()

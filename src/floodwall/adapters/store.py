@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from floodwall.events import ActionOrder, DeadLetter, Verdict
-from floodwall.persistence.dml import insert_ignore
+from floodwall.persistence.dml import insert_ignore, json_text
 from floodwall.persistence.schema import ensure
 from floodwall.persistence.tables import actions, dead_letters, reports, verdicts
 
@@ -18,7 +18,7 @@ class SqlStore:
     """Decisions, actions and dead letters, written in batches."""
 
     def __init__(self, url: str = "sqlite://", run: str = "default") -> None:
-        self.engine = sa.create_engine(url)
+        self.engine = sa.create_engine(url, json_serializer=json_text)
         self.run = run
         ensure(self.engine)  # every table (migrations for a database on disk)
 
