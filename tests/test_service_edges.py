@@ -85,3 +85,57 @@ def test_depth_over_agrees_with_json_depth():
         cap = rng.choice((1, 8, 64))
         d = json_depth(body)
         assert depth_over(body, cap) == (d if d > cap else None), (cap, d)
+
+
+def test_an_events_body_in_many_chunks_is_read_whole(live):
+    url, admin = live
+    events = [{"type": "account_registered", "id": f"reg-c{i}", "ts": 1.0, "account": f"c{i}",
+               "phone": "8613800000000", "device": f"d{i}", "ip": "10.0.0.1"} for i in range(300)]
+    body = json.dumps(events).encode()
+    pieces = [body[i:i + 997] for i in range(0, len(body), 997)]  # cut inside strings and numbers
+    r = httpx.post(f"{url}/v1/events", content=iter(pieces), headers=bearer(admin), timeout=30)
+    assert r.status_code == 202 and r.json()["accepted"] == 300 and r.json()["rejected"] == []
+
+
+def test_edge_limits_hand_an_unscanned_path_its_chunks_and_others_one_body():
+    import asyncio
+
+    from floodwall.service.limits import EdgeLimits, whole_body
+
+    seen: list[list[tuple[bytes, bool]]] = []
+
+    async def app(scope, receive, send):
+        got = []
+        while True:
+            m = await receive()
+            got.append((m["body"], m["more_body"]))
+            if not m["more_body"]:
+                break
+        seen.append(got)
+
+    async def run(path: str) -> None:
+        sent = iter([{"type": "http.request", "body": b"[1,", "more_body": True},
+                     {"type": "http.request", "body": b"2]", "more_body": False}])
+
+        async def receive():
+            return next(sent)
+
+        await EdgeLimits(app, own_depth=frozenset({"/v1/events"}))({"type": "http", "path": path, "headers": []},
+                                                                     receive, None)
+
+    asyncio.run(run("/v1/events"))
+    asyncio.run(run("/v1/gate"))
+    assert seen == [[(b"[1,", True), (b"2]", False)], [(b"[1,2]", False)]]
+
+    class Req:  # Starlette's stream: the pieces, then an empty one
+        def __init__(self, pieces):
+            self.pieces = pieces
+
+        async def stream(self):
+            for p in [*self.pieces, b""]:
+                yield p
+
+    one = b"x" * 1000
+    assert asyncio.run(whole_body(Req([one]))) is one  # one piece: no copy
+    assert asyncio.run(whole_body(Req([b"ab", b"", b"cd"]))) == b"abcd"
+    assert asyncio.run(whole_body(Req([]))) == b""

@@ -29,7 +29,7 @@ from floodwall.service.auth import ApiError, require_scope
 from floodwall.service.backends import Backend
 from floodwall.service.gatepath import GatePath, gate_answer_body
 from floodwall.adapters.wire import body_format, decode_checked, decode_clean, raw_text, split_batch
-from floodwall.service.limits import DEFAULT_MAX_BODY, EdgeLimits
+from floodwall.service.limits import DEFAULT_MAX_BODY, EdgeLimits, whole_body
 from floodwall.service.openapi_doc import add_error_responses
 from floodwall.service.principals import principal, vet_feedback
 from floodwall.service.attempts import FailedAttempts
@@ -200,7 +200,7 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
         if fmt is None:
             raise ApiError(415, "unsupported_media_type",
                            "send application/json or application/msgpack (an array of events)")
-        body = await request.body()
+        body = await whole_body(request)
         rejected, dead = [], []
         clean = decode_clean(body, fmt)  # every event valid: one decoder call for them all
         if clean is not None:

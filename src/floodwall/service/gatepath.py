@@ -19,7 +19,7 @@ import msgspec
 
 from floodwall.events import EventError, StreamStarted, decode_event
 from floodwall.service.auth import ApiError, presented_key
-from floodwall.service.limits import replay_first
+from floodwall.service.limits import replay_messages
 
 GATE_PATH = "/v1/gate"
 _ROUTE = SimpleNamespace(path=GATE_PATH)
@@ -45,7 +45,7 @@ class GatePath:
             return
         ev, message = await self._event(scope, receive)
         if ev is None:
-            await self.app(scope, replay_first(message, receive) if message is not None else receive, send)
+            await self.app(scope, replay_messages([message], receive) if message is not None else receive, send)
             return
         scope["route"] = _ROUTE  # request counts carry the route's path, as the route's own answers do
         try:

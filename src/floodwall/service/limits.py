@@ -93,27 +93,39 @@ class EdgeLimits:
             if not message.get("more_body", False):
                 break
         if message["type"] != "http.request":
-            await self.app(scope, replay_first(message, receive), send)
+            await self.app(scope, replay_messages([message], receive), send)
+            return
+        if scope.get("path") in self.own_depth:  # no scan: its route joins the chunks itself (one copy of megabytes)
+            await self.app(scope, replay_messages([_request(c, True) for c in chunks[:-1]]
+                                                  + [_request(chunks[-1], False)], receive), send)
             return
         body = b"".join(chunks)
-        if scope.get("path") not in self.own_depth and body[:64].lstrip()[:1] in (b"[", b"{"):
+        if body[:64].lstrip()[:1] in (b"[", b"{"):
             depth = depth_over(body, self.max_depth)
             if depth is not None:
                 await _refuse(send, 400, "too_deep", f"the JSON body nests {depth} deep; at most {self.max_depth}")
                 return
-        await self.app(scope, replay_first({"type": "http.request", "body": body, "more_body": False}, receive), send)
+        await self.app(scope, replay_messages([_request(body, False)], receive), send)
 
 
-def replay_first(first: dict, receive):
-    """A receive that answers ``first`` once, then whatever the server sends (a disconnect)."""
-    done = False
+def _request(body: bytes, more: bool) -> dict:
+    return {"type": "http.request", "body": body, "more_body": more}
+
+
+async def whole_body(request) -> bytes:
+    """A request's body with at most one copy (Starlette's ``body()`` copies a one-piece body too, to add the
+    empty piece its stream ends with: 2 ms of a 2 MB ingest request's CPU)."""
+    parts = [chunk async for chunk in request.stream() if chunk]
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def replay_messages(messages: list[dict], receive):
+    """A receive that answers ``messages`` in order, then whatever the server sends (a disconnect)."""
+    left = iter(messages)
 
     async def again() -> dict:
-        nonlocal done
-        if not done:
-            done = True
-            return first
-        return await receive()
+        nxt = next(left, None)
+        return nxt if nxt is not None else await receive()
 
     return again
 
