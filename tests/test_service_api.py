@@ -248,3 +248,21 @@ def test_requests_are_counted_by_route_template(svc):
     text = client.get("/metrics").text
     assert 'floodwall_http_requests_total{route="/v1/decisions/{key}",status="200"} 1.0' in text
     assert 'floodwall_http_requests_total{route="/v1/decisions/{key}",status="403"} 1.0' in text
+
+
+def test_two_lifespans_of_one_app_share_one_start(tmp_path):
+    import threading
+
+    from floodwall.service.serve import build_app
+
+    app = build_app(store_url=f"sqlite:///{tmp_path}/fw.db", tick=0.05)
+    secret, _ = app.state.keys.create("ingest", ["ingest"])
+    backend = app.state.backend
+    with TestClient(app) as outer:
+        with TestClient(app) as inner:  # schemathesis starts its own lifespan beside a test's, for one
+            assert [t.name for t in threading.enumerate()].count("floodwall-journal") == 1
+            r = inner.post("/v1/events", json=[registered("l1", time.time())], headers=bearer(secret))
+            assert r.status_code == 202
+        assert backend.loop.alive() and backend.journal.alive()  # the outer lifespan still holds it
+        assert outer.post("/v1/events", json=[registered("l2", time.time())], headers=bearer(secret)).status_code == 202
+    assert not backend.loop.alive() and not backend.journal.alive()

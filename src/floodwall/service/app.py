@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
@@ -102,6 +103,53 @@ class CountRequests:
             self.metrics.requests.labels(getattr(route, "path", "unmatched"), str(status)).inc()
 
 
+class SharedStart:
+    """One backend start for every lifespan of one app that overlaps another (a test client beside
+    schemathesis's own, a server running one per event loop): the first starts it, the last stops it.
+    Starting it twice ran two journal committers on one connection."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.users = 0
+        self._lock = threading.Lock()  # the count only; never held across an await
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    async def enter(self) -> bool:
+        """Start the backend unless a lifespan already did (then wait for that start); True if this one did."""
+        with self._lock:
+            self.users += 1
+            first = self.users == 1
+            if first:
+                self._ready.clear()
+                self._error = None
+        if not first:
+            await anyio.to_thread.run_sync(self._ready.wait)
+            if self._error is not None:
+                with self._lock:
+                    self.users -= 1
+                raise RuntimeError("the backend failed to start in another lifespan") from self._error
+            return False
+        try:
+            await self.backend.start()
+        except BaseException as exc:
+            self._error = exc
+            with self._lock:
+                self.users -= 1
+            raise
+        finally:
+            self._ready.set()
+        return True
+
+    async def leave(self) -> None:
+        """Stop the backend when the last lifespan ends."""
+        with self._lock:
+            self.users -= 1
+            last = self.users == 0
+        if last:
+            await self.backend.stop()
+
+
 def too_many(n: int) -> None:
     """413 when a batch holds more events than one request may."""
     if n > MAX_EVENTS:
@@ -125,18 +173,20 @@ def create_app(backend: Backend, keys: KeyStore, *, extra_routers: Iterable[APIR
     """The FastAPI app over a backend (embedded Hub or NATS) and a key store; HMA's API under /hma."""
     schemas, components = _event_schemas()
 
+    shared = SharedStart(backend)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await backend.start()
-        # Move everything loaded at start (policy, classifier, imports) out of the collector's view:
-        # full collections then scan only what requests create (shorter pauses, lower tail latency).
-        gc.collect()
-        gc.freeze()
-        log.info("floodwall API up", extra={"mode": backend.mode, "durable": backend.durable})
+        if await shared.enter():
+            # Move everything loaded at start (policy, classifier, imports) out of the collector's view:
+            # full collections then scan only what requests create (shorter pauses, lower tail latency).
+            gc.collect()
+            gc.freeze()
+            log.info("floodwall API up", extra={"mode": backend.mode, "durable": backend.durable})
         try:
             yield
         finally:
-            await backend.stop()
+            await shared.leave()
 
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from files in the wheel
     # (served under /static-offline-docs), not from a CDN an offline deployment cannot reach.
