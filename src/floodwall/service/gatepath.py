@@ -16,6 +16,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import msgspec
+from starlette.datastructures import Headers
 
 from floodwall.events import EventError, StreamStarted, decode_event
 from floodwall.service.auth import ApiError, presented_key
@@ -60,7 +61,7 @@ class GatePath:
     async def _event(self, scope, receive) -> tuple[StreamStarted | None, dict | None]:
         """The decoded event when this path may answer (a cached key in scope and rate, a stream_started
         body); else None, with the body message read so far (None if none was read)."""
-        presented = presented_key(_Headers(scope))
+        presented = presented_key(Headers(scope=scope))
         if presented is None:
             return None, None
         key = self.state.keys.cached(presented)
@@ -77,18 +78,3 @@ class GatePath:
             return None, message  # the route answers (and counts a key over its rate as limited)
         return ev, message
 
-
-class _Headers:
-    """The two request headers a key may come in, read from the ASGI scope (``presented_key``'s view)."""
-
-    __slots__ = ("_h",)
-
-    def __init__(self, scope) -> None:
-        self._h = scope["headers"]
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        want = name.encode()
-        for k, v in self._h:
-            if k == want:  # ASGI servers send header names lowercased
-                return v.decode("latin-1")
-        return default

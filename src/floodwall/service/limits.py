@@ -95,17 +95,16 @@ class EdgeLimits:
         if message["type"] != "http.request":
             await self.app(scope, replay_messages([message], receive), send)
             return
-        if scope.get("path") in self.own_depth:  # no scan: its route joins the chunks itself (one copy of megabytes)
-            await self.app(scope, replay_messages([_request(c, True) for c in chunks[:-1]]
-                                                  + [_request(chunks[-1], False)], receive), send)
-            return
-        body = b"".join(chunks)
-        if body[:64].lstrip()[:1] in (b"[", b"{"):
-            depth = depth_over(body, self.max_depth)
-            if depth is not None:
-                await _refuse(send, 400, "too_deep", f"the JSON body nests {depth} deep; at most {self.max_depth}")
-                return
-        await self.app(scope, replay_messages([_request(body, False)], receive), send)
+        if scope.get("path") not in self.own_depth:  # scanned whole; an unscanned route joins the chunks itself
+            body = b"".join(chunks)
+            chunks = [body]
+            if body[:64].lstrip()[:1] in (b"[", b"{"):
+                depth = depth_over(body, self.max_depth)
+                if depth is not None:
+                    await _refuse(send, 400, "too_deep", f"the JSON body nests {depth} deep; at most {self.max_depth}")
+                    return
+        last = len(chunks) - 1
+        await self.app(scope, replay_messages([_request(c, i < last) for i, c in enumerate(chunks)], receive), send)
 
 
 def _request(body: bytes, more: bool) -> dict:
