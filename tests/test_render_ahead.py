@@ -96,3 +96,29 @@ def test_every_scheduled_frame_is_asked_for_once_late_or_on_time() -> None:
         returned += late + todo
     assert len(returned) == len(set(returned))  # never twice
     assert set(returned) == {x for x in expected if x[0] < 202}  # none lost within the ticks asked for
+
+
+def test_the_warmer_makes_each_rooms_next_shot_and_drawing_stays_the_same() -> None:
+    from floodwall.sim.render.ahead import _Warmer
+
+    rng = np.random.default_rng(9)
+    kinds = rng.choice([CLIP, EVENT, GAMER], 30).astype(np.int64)
+    seeds = rng.integers(0, 1000, 30).astype(np.int64)
+    step = rng.choice([1.0, 5.0, 30.0], 30)  # each room's sampling interval
+    t0 = rng.uniform(0, 600, 30)
+    renderer = Renderer(64)
+    warmer = _Warmer(renderer)
+    for k in range(2):  # two frames of every room: the interval is known from them
+        renderer.render(kinds, seeds, t0 + k * step)
+        warmer.saw(kinds, seeds, t0 + k * step)
+    while warmer.step():
+        pass
+    nxt = t0 + 2 * step
+    shot, _ = renderer.shots(kinds, seeds, nxt)
+    wanted = set(zip(kinds.tolist(), seeds.tolist(), shot.tolist()))
+    assert wanted <= set(renderer._cache)  # the shot each room shows at its next frame is made
+    assert warmer.made > 0  # some rooms cut to a new shot by then
+    misses = renderer.misses
+    drawn = renderer.render(kinds, seeds, nxt)
+    assert renderer.misses == misses  # every next frame found its base image made
+    assert np.array_equal(drawn, Renderer(64).render(kinds, seeds, nxt))  # and is the same as drawn cold

@@ -13,6 +13,7 @@ shorter. The pixels come back through memory-mapped files (in /dev/shm where the
 batch in flight, not through the pipe: its copies of a tick's megabytes ate most of what drawing ahead
 saved. The pipe carries only the keys, as int64 columns (looks by number, each sent once), and a count
 back. A file's name is removed once both processes have it mapped, so a killed replay leaves none.
+Between batches the process makes the base images of the shots rooms will show next (_Warmer).
 """
 from __future__ import annotations
 
@@ -84,12 +85,65 @@ def _map(path: str, size: int) -> mmap.mmap:
         return mmap.mmap(f.fileno(), size)
 
 
+class _Warmer:
+    """Base images of the shots a room will show at its next frame, made while the drawing process waits.
+
+    A shot's base image (Renderer._make) is most of a batch's drawing, and it is made when the shot's first
+    frame is asked for. A room's frames come at a steady interval, so the shot of its next frame is known
+    from its last two: made in the time between batches, it is off the path the platform waits on.
+    What is drawn does not change (the renderer is a pure function of the key); a wrong guess costs only
+    idle time.
+    """
+
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+        self._last: dict[tuple[int, int], float] = {}  # a room's (kind, seed) -> its last frame's source time
+        self._seen: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque()  # batches not yet looked at
+        self._todo: list[tuple[int, int, int]] = []  # shots to make, last first
+        self.made = 0
+
+    def saw(self, kinds: np.ndarray, seeds: np.ndarray, t: np.ndarray) -> None:
+        """A batch was drawn (kept to look at when idle: nothing is computed here)."""
+        self._seen.append((kinds, seeds, t))
+        if len(self._seen) > 8:  # never idle for long: the oldest batches' guesses are stale anyway
+            self._seen.popleft()
+
+    def step(self) -> bool:
+        """Do one small piece of the work (one batch's guesses, or one base image); False once none is left."""
+        if self._todo:
+            key = self._todo.pop()
+            if key not in self.renderer._cache:
+                self.renderer._get(*key)
+                self.made += 1
+            return True
+        if not self._seen:
+            return False
+        kinds, seeds, t = self._seen.popleft()
+        last = self._last
+        nxt = np.empty(len(t))
+        for i, (k, s, ti) in enumerate(zip(kinds.tolist(), seeds.tolist(), t.tolist())):
+            prev = last.get((k, s))
+            last[(k, s)] = ti
+            nxt[i] = ti + (ti - prev if prev is not None and 0 < ti - prev <= 60 else 1.0)
+        shot, _ = self.renderer.shots(kinds, seeds, nxt)
+        cache = self.renderer._cache
+        self._todo = [key for key in dict.fromkeys(zip(kinds.tolist(), seeds.tolist(), shot.tolist()))
+                      if key not in cache]
+        if len(last) > 200_000:
+            last.clear()
+        return True
+
+
 def _serve(conn, size: int) -> None:
-    """The drawing process: render each batch of keys into its slot's shared file, answer with the count."""
+    """The drawing process: render each batch of keys into its slot's shared file, answer with the count;
+    between batches, make the base images of the shots coming next (_Warmer)."""
     renderer = Renderer(size)
+    warmer = _Warmer(renderer)
     looks: list[Look] = []
     bufs: dict[int, mmap.mmap] = {}
     while True:
+        while not conn.poll(0) and warmer.step():
+            pass
         job = conn.recv_bytes()
         if not job:
             return
@@ -106,6 +160,7 @@ def _serve(conn, size: int) -> None:
                              [looks[i] if i >= 0 else None for i in cols[3].tolist()])
         np.frombuffer(bufs[slot], np.uint8, px.size)[:] = px.reshape(-1)
         conn.send_bytes(_COUNT.pack(len(px)))
+        warmer.saw(cols[0], cols[1], cols[2].view(np.float64))
 
 
 class _Slot:
