@@ -11,8 +11,8 @@ second) go as a late batch for the next tick, drawn before the batch asked for a
 Two ticks ahead: with one, the platform waited for the drawing whenever the engine's tick was the
 shorter. The pixels come back through memory-mapped files (in /dev/shm where there is one), one per
 batch in flight, not through the pipe: its copies of a tick's megabytes ate most of what drawing ahead
-saved. The pipe carries only the keys, as int64 columns (looks by number, each sent once), and a count
-back. A file's name is removed once both processes have it mapped, so a killed replay leaves none.
+saved. The pipe carries only the keys, as int64 columns (looks by number, each sent once); a semaphore
+says a batch is drawn (no reply through the pipe: a batch long drawn is then taken without a system call). A file's name is removed once both processes have it mapped, so a killed replay leaves none.
 Between batches the process makes the base images of the shots rooms will show next (_Warmer).
 """
 from __future__ import annotations
@@ -42,7 +42,6 @@ SLOTS = DEPTH + 2  # shared files: a tick's batch, a late one for the next tick,
 # A job: frame count, slot, extra bytes; then kinds, seeds, times (float64 bits) and look numbers as int64
 # columns; then (only when there are any) the looks first seen and the slot's new shared file, pickled.
 _HEAD = struct.Struct("<qqq")
-_COUNT = struct.Struct("<q")
 
 __all__ = ["DEPTH", "SLOTS", "FrameKey", "FramePlan", "RenderAhead", "frame_key"]
 
@@ -134,8 +133,8 @@ class _Warmer:
         return True
 
 
-def _serve(conn, size: int) -> None:
-    """The drawing process: render each batch of keys into its slot's shared file, answer with the count;
+def _serve(conn, done, size: int) -> None:
+    """The drawing process: render each batch of keys into its slot's shared file, release ``done``;
     between batches, make the base images of the shots coming next (_Warmer)."""
     renderer = Renderer(size)
     warmer = _Warmer(renderer)
@@ -159,7 +158,7 @@ def _serve(conn, size: int) -> None:
         px = renderer.render(cols[0], cols[1], cols[2].view(np.float64),
                              [looks[i] if i >= 0 else None for i in cols[3].tolist()])
         np.frombuffer(bufs[slot], np.uint8, px.size)[:] = px.reshape(-1)
-        conn.send_bytes(_COUNT.pack(len(px)))
+        done.release()
         warmer.saw(cols[0], cols[1], cols[2].view(np.float64))
 
 
@@ -217,7 +216,8 @@ class RenderAhead:
         self._frame_bytes = size * size * 3
         ctx = mp.get_context("spawn")  # no fork of a process with threads (progress bars, BLAS)
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, size), name="floodwall-render-ahead", daemon=True)
+        self._done = ctx.Semaphore(0)  # released once per batch drawn, in the order they came
+        self._proc = ctx.Process(target=_serve, args=(child, self._done, size), name="floodwall-render-ahead", daemon=True)
         self._proc.start()
         child.close()
         self._dir = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
@@ -296,13 +296,13 @@ class RenderAhead:
         """Wait for the oldest batch in flight and index its frames."""
         _t, k, asked = self._flight.popleft()
         t0 = time.perf_counter()
-        try:
-            (n,) = _COUNT.unpack(self._conn.recv_bytes())
-        except (EOFError, OSError) as exc:
-            self._flight.clear()
-            self._fail(exc)
-            return
+        while not self._done.acquire(timeout=0.5):
+            if not self._proc.is_alive():
+                self._flight.clear()
+                self._fail(EOFError(f"the drawing process exited ({self._proc.exitcode})"))
+                return
         self.waited_s += time.perf_counter() - t0
+        n = len(asked)
         s, slot = self.size, self._slots[k]
         slot.unlink()  # the drawing process has mapped it by now
         px = np.frombuffer(slot.buf, np.uint8, n * self._frame_bytes).reshape(n, s, s, 3)  # type: ignore[arg-type]
