@@ -122,3 +122,21 @@ def test_the_warmer_makes_each_rooms_next_shot_and_drawing_stays_the_same() -> N
     drawn = renderer.render(kinds, seeds, nxt)
     assert renderer.misses == misses  # every next frame found its base image made
     assert np.array_equal(drawn, Renderer(64).render(kinds, seeds, nxt))  # and is the same as drawn cold
+
+
+def test_a_plan_asked_in_half_seconds_returns_each_frame_once_in_its_tick() -> None:
+    """Ticks that end inside a second leave that second's later frames for the next call."""
+    from floodwall.sim.render.ahead import FramePlan
+
+    rng = np.random.default_rng(8)
+    plan = FramePlan()
+    frames = {(float(t), f"r{i}", 0) for i, t in enumerate(rng.uniform(1, 60, 300).round(3))}
+    for x in frames:
+        plan.add(*x)
+    got = []
+    for k in range(2, 120):
+        t = k / 2
+        late, todo = plan.due(t, 0.5, t - 0.5)
+        assert not late and all(t <= x[0] < t + 0.5 for x in todo)
+        got += todo
+    assert sorted(got) == sorted(x for x in frames if x[0] >= 1.0)

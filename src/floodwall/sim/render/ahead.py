@@ -17,6 +17,7 @@ Between batches the process makes the base images of the shots rooms will show n
 """
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import mmap
@@ -56,6 +57,7 @@ class FramePlan:
 
     def __init__(self) -> None:
         self._by_second: dict[int, list[tuple[float, str, int]]] = {}
+        self._seconds: list[int] = []  # the keys of _by_second as a heap: go-lives are planned hours ahead
         self._late: list[tuple[float, str, int]] = []  # scheduled after their tick was asked for
         self._asked_to = -math.inf  # the end of the ticks asked for so far
 
@@ -63,18 +65,28 @@ class FramePlan:
         """A frame scheduled at ``t``."""
         if t < self._asked_to:  # its tick was already asked for: it goes with the next late batch
             self._late.append((t, room, ver))
-        else:
-            self._by_second.setdefault(int(t), []).append((t, room, ver))
+            return
+        sec = int(t)
+        frames = self._by_second.get(sec)
+        if frames is None:
+            frames = self._by_second[sec] = []
+            heapq.heappush(self._seconds, sec)
+        frames.append((t, room, ver))
 
     def due(self, t: float, dt: float, nxt: float) -> tuple[list[tuple[float, str, int]], list[tuple[float, str, int]]]:
         """(late frames from ``nxt`` on, frames in [t, t + dt)), each asked for once."""
         late, self._late = [x for x in self._late if x[0] >= nxt], []  # earlier ones are past
-        by, todo = self._by_second, []
-        for sec in [s for s in by if s < t + dt]:
+        by, secs, todo, keep = self._by_second, self._seconds, [], []
+        while secs and secs[0] < t + dt:
+            sec = heapq.heappop(secs)
             if sec + 1 > t:
                 todo += [x for x in by[sec] if t <= x[0] < t + dt]
             if sec + 1 <= t + dt:  # nothing left in it for a later call
                 del by[sec]
+            else:
+                keep.append(sec)
+        for sec in keep:
+            heapq.heappush(secs, sec)
         self._asked_to = max(self._asked_to, t + dt)
         return late, todo
 
