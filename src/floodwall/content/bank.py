@@ -279,10 +279,9 @@ class BankSet:
         if q.ndim != 2 or q.shape[1] != 4:
             raise ValueError(f"expected hashes of shape (n, 4), got {q.shape}")
         n = len(q)
-        best = {
-            kind: (np.full(n, -1, np.int32), np.full(n, -1, np.int32), np.full(n, -1, np.int64))
-            for kind in ("block", "allow")
-        }
+        # (distance, bank, entry) per kind, -1 where none: rows of two arrays (this runs for every batch).
+        i32, i64 = np.full((4, n), -1, np.int32), np.full((2, n), -1, np.int64)
+        best = {"block": (i32[0], i32[1], i64[0]), "allow": (i32[2], i32[3], i64[1])}
         for bi, s in enumerate(self._banks):
             index = s.refresh()
             if not len(index):

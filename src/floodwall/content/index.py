@@ -113,6 +113,8 @@ def _flat_scan(
     part += np.bitwise_count(x)  # at most 128: uint8 holds it, no widening of every pair
     part = part.ravel()
     cand = np.flatnonzero(part <= min(r, 255))
+    if not len(cand):  # the usual answer: nothing near
+        return _empty_result()
     qi = cand // n
     rows = cand - qi * n
     if alive is not None or exclude is not None:
@@ -120,6 +122,8 @@ def _flat_scan(
         if exclude is not None:
             keep &= ids[rows] != exclude[qi]
         qi, rows, part = qi[keep], rows[keep], part[cand[keep]]
+        if not len(rows):  # a window's usual answer: only the room's own frames were near
+            return _empty_result()
     else:
         part = part[cand]
     rest = np.bitwise_count(np.bitwise_xor(hT[2:, rows], q[qi, 2:].T))  # (2, k) uint8

@@ -246,7 +246,7 @@ class RenderAhead:
             self._collect()
         if not keys or self.failed:
             return
-        busy = {k for _, k, _ in self._flight}
+        busy = [k for _, k, _ in self._flight]
         # The free file whose frames are oldest: their tick is past (at most one other holds a future tick's).
         k = min((i for i in range(SLOTS) if i not in busy), key=lambda i: self._slots[i].tick)
         slot = self._slots[k]
@@ -255,11 +255,11 @@ class RenderAhead:
         try:
             grown = slot.grow(n * self._frame_bytes, self._dir)
             new: list[Look] = []
+            kinds, seeds, ts, looks = zip(*keys)
             cols = np.empty((4, n), np.int64)
-            cols[0] = np.fromiter((k[0] for k in keys), np.int64, n)
-            cols[1] = np.fromiter((k[1] for k in keys), np.int64, n)
-            cols[2] = np.fromiter((k[2] for k in keys), np.float64, n).view(np.int64)
-            cols[3] = np.fromiter((self._look_id(k[3], new) for k in keys), np.int64, n)
+            cols[0], cols[1] = kinds, seeds
+            cols[2] = np.array(ts, np.float64).view(np.int64)
+            cols[3] = [self._look_id(look, new) for look in looks]
             extra = pickle.dumps((new, grown)) if new or grown else b""
             self._conn.send_bytes(_HEAD.pack(n, k, len(extra)) + cols.tobytes() + extra)
         except (OSError, ValueError) as exc:
