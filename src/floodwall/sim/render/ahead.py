@@ -12,7 +12,8 @@ Two ticks ahead: with one, the platform waited for the drawing whenever the engi
 shorter. The pixels come back through memory-mapped files (in /dev/shm where there is one), one per
 batch in flight, not through the pipe: its copies of a tick's megabytes ate most of what drawing ahead
 saved. The pipe carries only the keys, as int64 columns (looks by number, each sent once); a semaphore
-says a batch is drawn (no reply through the pipe: a batch long drawn is then taken without a system call). A file's name is removed once both processes have it mapped, so a killed replay leaves none.
+says a batch is drawn (no reply through the pipe: a batch long drawn is then taken without a system
+call). A file's name is removed once both processes have it mapped, so a killed replay leaves none.
 Between batches the process makes the base images of the shots rooms will show next (_Warmer).
 """
 from __future__ import annotations
@@ -110,7 +111,7 @@ class _Warmer:
         self.renderer = renderer
         self._last: dict[tuple[int, int], float] = {}  # a room's (kind, seed) -> its last frame's source time
         self._seen: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque()  # batches not yet looked at
-        self._todo: list[tuple[int, int, int]] = []  # shots to make, last first
+        self._todo: list[tuple[int, int, int]] = []  # shots to have made, last first
         self.made = 0
 
     def saw(self, kinds: np.ndarray, seeds: np.ndarray, t: np.ndarray) -> None:
@@ -122,10 +123,7 @@ class _Warmer:
     def step(self) -> bool:
         """Do one small piece of the work (one batch's guesses, or one base image); False once none is left."""
         if self._todo:
-            key = self._todo.pop()
-            if key not in self.renderer._cache:
-                self.renderer._get(*key)
-                self.made += 1
+            self.made += self.renderer.make_shot(*self._todo.pop())
             return True
         if not self._seen:
             return False
@@ -137,9 +135,7 @@ class _Warmer:
             last[(k, s)] = ti
             nxt[i] = ti + (ti - prev if prev is not None and 0 < ti - prev <= 60 else 1.0)
         shot, _ = self.renderer.shots(kinds, seeds, nxt)
-        cache = self.renderer._cache
-        self._todo = [key for key in dict.fromkeys(zip(kinds.tolist(), seeds.tolist(), shot.tolist()))
-                      if key not in cache]
+        self._todo = list(dict.fromkeys(zip(kinds.tolist(), seeds.tolist(), shot.tolist())))
         if len(last) > 200_000:
             last.clear()
         return True
@@ -229,7 +225,8 @@ class RenderAhead:
         ctx = mp.get_context("spawn")  # no fork of a process with threads (progress bars, BLAS)
         self._conn, child = ctx.Pipe()
         self._done = ctx.Semaphore(0)  # released once per batch drawn, in the order they came
-        self._proc = ctx.Process(target=_serve, args=(child, self._done, size), name="floodwall-render-ahead", daemon=True)
+        self._proc = ctx.Process(target=_serve, args=(child, self._done, size), name="floodwall-render-ahead",
+                                 daemon=True)
         self._proc.start()
         child.close()
         self._dir = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()

@@ -149,6 +149,15 @@ class Renderer:
         """The cached base image (base x base x 3 uint8) of a shot."""
         return self._get(int(kind), int(seed), int(shot)).img
 
+    def make_shot(self, kind: int, seed: int, shot: int) -> bool:
+        """Have a shot's base image cached (made now unless it was; kept as just used); True if it was made."""
+        key = (kind, seed, shot)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return False
+        self._get(kind, seed, shot)
+        return True
+
     def _get(self, kind: int, seed: int, shot: int) -> _Shot:
         key = (kind, seed, shot)
         e = self._cache.get(key)
