@@ -72,18 +72,16 @@ class WindowIndex:
         if len(i) != len(h):
             raise ValueError(f"{len(h)} hashes but {len(i)} ids")
         ts = np.asarray(t, dtype=np.float64)
-        if ts.ndim == 0:  # one slice for all (every batch's case: no array of keys, no unique)
-            key = math.floor(float(ts) / self.slice_s)
-            if len(i):
-                self._keys.add(key)
-                self._flat_add(h, i, key)
-            return
-        if ts.shape != (len(h),):
+        keys: np.ndarray | int
+        if ts.ndim == 0:  # one slice for all (every batch's case): one key, not an array made unique
+            keys = math.floor(float(ts) / self.slice_s)
+        elif ts.shape != (len(h),):
             raise ValueError(f"t must be a scalar or have shape ({len(h)},), got {ts.shape}")
-        keys = np.floor(ts / self.slice_s).astype(np.int64)
+        else:
+            keys = np.floor(ts / self.slice_s).astype(np.int64)
         if not len(i):
             return
-        self._keys.update(np.unique(keys).tolist())
+        self._keys.update(np.unique(keys).tolist() if isinstance(keys, np.ndarray) else (keys,))
         self._flat_add(h, i, keys)
 
     def _flat_add(self, h: np.ndarray, ids: np.ndarray, keys: np.ndarray | int) -> None:

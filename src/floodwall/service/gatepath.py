@@ -77,4 +77,3 @@ class GatePath:
         if type(ev) is not StreamStarted or self.state.buckets.take(key) > 0:
             return None, message  # the route answers (and counts a key over its rate as limited)
         return ev, message
-

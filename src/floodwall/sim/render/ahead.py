@@ -163,11 +163,11 @@ def _serve(conn, done, size: int) -> None:
                 if slot in bufs:
                     bufs[slot].close()
                 bufs[slot] = _map(*grown)
-        px = renderer.render(cols[0], cols[1], cols[2].view(np.float64),
-                             [looks[i] if i >= 0 else None for i in cols[3].tolist()])
+        kinds, seeds, ts = cols[0], cols[1], cols[2].view(np.float64)
+        px = renderer.render(kinds, seeds, ts, [looks[i] if i >= 0 else None for i in cols[3].tolist()])
         np.frombuffer(bufs[slot], np.uint8, px.size)[:] = px.reshape(-1)
         done.release()
-        warmer.saw(cols[0], cols[1], cols[2].view(np.float64))
+        warmer.saw(kinds, seeds, ts)
 
 
 class _Slot:
