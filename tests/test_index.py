@@ -398,3 +398,46 @@ def test_excluded_ids_are_the_results_without_them_in_every_path(seed: int, monk
     assert excluded > 100  # the case excludes something, in earnest
     with pytest.raises(ValueError, match="exclude"):
         ix.query(base, 31, exclude=np.zeros(3, np.int64))
+
+
+@pytest.mark.parametrize("seed", [10, 11])
+def test_a_query_split_across_threads_answers_as_one_thread_does(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A large query is cut into query ranges run on threads; the joined answer must be the one-thread
+    # answer row for row (order included), with and without exclude, over the tables, the delta and the wide scan.
+    import threading
+
+    import floodwall.content.index as index_mod
+
+    rng = np.random.default_rng(seed)
+    base = random_hashes(rng, 6)
+    ix = HashIndex(delta_limit=64)
+    for _ in range(40):
+        k = int(rng.integers(1, 12))
+        ix.add(np.stack([flip_spread(rng, base[rng.integers(0, 6)], int(rng.integers(0, 50))) for _ in range(k)]),
+               rng.integers(0, 8, k))
+    ix.remove(rng.integers(0, 8, 2))
+    assert len(ix._delta[1]) and len(ix._ids)  # both the tables and the delta hold entries
+    q = np.concatenate([base, random_hashes(rng, 3), ix._hashes[:20]])
+    own = rng.integers(0, 8, len(q))
+    ran_on: list[str] = []
+    query_range = HashIndex._query_range
+
+    def spy(self, *args):
+        ran_on.append(threading.current_thread().name)
+        return query_range(self, *args)
+
+    monkeypatch.setattr(HashIndex, "_query_range", spy)
+    monkeypatch.setattr(index_mod, "_FLAT_BUDGET", 0)
+    monkeypatch.setattr(index_mod, "_cores", lambda: 3)  # an uneven cut, on any machine
+    for r in (0, 15, 31, 47, 60):
+        for exclude in (None, own):
+            monkeypatch.setattr(index_mod, "_PARALLEL_CANDIDATES", 1 << 60)
+            one = ix.query(q, r, exclude=exclude)
+            ran_on.clear()
+            monkeypatch.setattr(index_mod, "_PARALLEL_CANDIDATES", 0)
+            split = ix.query(q, r, exclude=exclude)
+            assert len(ran_on) == 3 and any(name.startswith("hash-index") for name in ran_on)
+            for x, y in zip(split, one):
+                np.testing.assert_array_equal(x, y)
+                assert x.dtype == y.dtype
+    assert len(one[0]) > 0

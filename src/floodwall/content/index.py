@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 
 import numpy as np
@@ -37,6 +39,31 @@ _SCAN_BUDGET = 1 << 16
 # A query of at most this many query x entry pairs scans every live entry in one pass instead of
 # probing the tables: for small indexes the probes' fixed cost dominates (windows: content/window.py).
 _FLAT_BUDGET = 1 << 16
+# A query expected to expand at least this many candidates is cut into query ranges run on threads:
+# numpy's gathers and popcounts release the GIL, so on a second core they run side by side (a window
+# at scale 0.2 spent three quarters of the replay's main process here while the other core idled).
+_PARALLEL_CANDIDATES = 1 << 18
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _cores() -> int:
+    """Cores this process may run on (at most 4: past that the parts are too small to pay)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The shared threads that run a large query's other parts while the caller runs one (made when first asked)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=max(1, _cores() - 1), thread_name_prefix="hash-index")
+        return _POOL
 
 
 def _as_hashes(hashes: np.ndarray) -> np.ndarray:
@@ -315,6 +342,29 @@ class HashIndex:
                 hs = np.concatenate([self._hashes[self._alive], d_h[d_a]])
                 flat = self._flat = (np.ascontiguousarray(hs.T), np.concatenate([self._ids[self._alive], d_i[d_a]]))
             return _flat_scan(q, flat[0], flat[1], None, r, exclude)
+        parts = self._parts(len(q), r)
+        if parts > 1:  # query ranges on threads; each part's rows come sorted, and in query order
+            cut = np.linspace(0, len(q), parts + 1).astype(np.int64)
+            ranges = [(q[a:b], r, None if exclude is None else exclude[a:b]) for a, b in zip(cut[:-1], cut[1:])]
+            futures = [_pool().submit(self._query_range, *args) for args in ranges[1:]]
+            got = [self._query_range(*ranges[0])] + [f.result() for f in futures]
+            return (np.concatenate([g[0] + a for g, a in zip(got, cut)]), np.concatenate([g[1] for g in got]),
+                    np.concatenate([g[2] for g in got]))
+        return self._query_range(q, r, exclude)
+
+    def _parts(self, m: int, r: int) -> int:
+        """Threads a query of m hashes at radius r is worth: 1 unless it expands many candidates."""
+        cores = _cores()
+        if cores < 2 or m < 2 * cores:
+            return 1
+        n, flips = len(self._ids), r // _NCHUNK
+        per_query = n if flips >= 3 else _NCHUNK * len(_probe_masks(flips)) * (n / _NBUCKET + 1)
+        work = m * (per_query + len(self._delta[1]))
+        return 1 if work < _PARALLEL_CANDIDATES else cores
+
+    def _query_range(self, q: np.ndarray, r: int, exclude: np.ndarray | None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """query() over the tables and the delta for these queries, sorted; read-only, so threads may share it."""
         parts = [self._query_main(q, r, exclude)]
         d_h, d_i, d_a, _ = self._delta
         if d_a.any():
