@@ -32,6 +32,11 @@ def flip_spread(rng: np.random.Generator, h: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
+def near_copies(rng: np.random.Generator, base: np.ndarray, k: int, max_d: int) -> np.ndarray:
+    """k copies of random rows of base, each at a random distance below max_d (flips spread)."""
+    return np.stack([flip_spread(rng, base[rng.integers(0, len(base))], int(rng.integers(0, max_d))) for _ in range(k)])
+
+
 def flip_random(rng: np.random.Generator, h: np.ndarray, d: int) -> np.ndarray:
     bits = np.unpackbits(h.astype(">u8").view(np.uint8))
     bits[rng.choice(256, size=d, replace=False)] ^= 1
@@ -280,7 +285,7 @@ def test_window_flat_scan_and_index_give_the_same_answers(seed: int, monkeypatch
     for step in range(60):
         now = step * 1.5
         k = int(rng.integers(1, 6))
-        hs = np.stack([flip_spread(rng, base[rng.integers(0, 6)], int(rng.integers(0, 40))) for _ in range(k)])
+        hs = near_copies(rng, base, k, 40)
         ids = rng.integers(0, 30, k)
         t = now if step % 3 else now + rng.uniform(0, 1.5, k)
         for w in (flat, mixed):
@@ -346,8 +351,7 @@ def test_hash_index_flat_scan_and_tables_give_the_same_answers(seed: int, monkey
     ix = HashIndex(delta_limit=16)
     for step in range(30):
         k = int(rng.integers(1, 9))
-        ix.add(np.stack([flip_spread(rng, base[rng.integers(0, 5)], int(rng.integers(0, 40))) for _ in range(k)]),
-               rng.integers(0, 50, k))
+        ix.add(near_copies(rng, base, k, 40), rng.integers(0, 50, k))
         if step % 5 == 4:
             ix.remove(rng.integers(0, 50, 4))
         q = np.concatenate([base, random_hashes(rng, 2)])
@@ -378,7 +382,7 @@ def test_excluded_ids_are_the_results_without_them_in_every_path(seed: int, monk
     excluded = 0
     for step in range(25):
         k = int(rng.integers(1, 9))
-        hs = np.stack([flip_spread(rng, base[rng.integers(0, 4)], int(rng.integers(0, 40))) for _ in range(k)])
+        hs = near_copies(rng, base, k, 40)
         ids = rng.integers(0, 6, k)  # few ids: a query's own id is often among its matches
         ix.add(hs, ids)
         w.expire(step * 1.5)
@@ -413,8 +417,7 @@ def test_a_query_split_across_threads_answers_as_one_thread_does(seed: int, monk
     ix = HashIndex(delta_limit=64)
     for _ in range(40):
         k = int(rng.integers(1, 12))
-        ix.add(np.stack([flip_spread(rng, base[rng.integers(0, 6)], int(rng.integers(0, 50))) for _ in range(k)]),
-               rng.integers(0, 8, k))
+        ix.add(near_copies(rng, base, k, 50), rng.integers(0, 8, k))
     ix.remove(rng.integers(0, 8, 2))
     assert len(ix._delta[1]) and len(ix._ids)  # both the tables and the delta hold entries
     q = np.concatenate([base, random_hashes(rng, 3), ix._hashes[:20]])
