@@ -103,33 +103,51 @@ def test_a_failed_commit_refuses_its_batch_and_the_next_commit_works(engine, mon
     assert [[e.id for e in evs] for _, _, evs in j.rows()] == [["y-0", "y-1"]]
 
 
-def test_batches_queued_behind_a_reply_ride_with_the_next_commit_and_go_first(engine, monkeypatch):
-    monkeypatch.setattr(journal_mod, "BEHIND_WAIT", 30.0)  # only a group commit (or the stop) takes them
-    j = Journal(engine, "r", deliver=lambda seq, evs: None)
-    j.open()
-    j.start()
-    behind = [j.enqueue_behind(_events(1, f"gate{k}"), (f"gate{k}-0", b"{}")) for k in range(3)]
-    time.sleep(0.2)
-    assert not any(f.done() for f in behind)  # nobody waits for them: the committer slept on
-    seq = j.enqueue(_events(2, "ingest")).result(timeout=10)
-    assert [f.result(timeout=10) for f in behind] == [seq - 3, seq - 2, seq - 1]  # in the same commit, first
-    last = j.enqueue_behind(_events(1, "gate9"), ("gate9-0", b"{}"))
-    j.stop()  # a stop commits what waits behind
-    assert last.result(timeout=10) == seq + 1
-    assert [kind for _s, kind, _e in j.rows()] == ["done"] * 3 + ["event", "done"]
-    assert j.answer("gate9-0") == b"{}"
-
-
-def test_batches_queued_behind_are_committed_within_the_wait_when_nothing_else_comes(engine, monkeypatch):
-    monkeypatch.setattr(journal_mod, "BEHIND_WAIT", 0.05)
+def test_a_batch_queued_behind_a_reply_is_committed_without_waiting_for_other_traffic(engine):
     j = Journal(engine, "r", deliver=lambda seq, evs: None)
     j.open()
     j.start()
     try:
-        fut = j.enqueue_behind(_events(1, "gate"), ("gate-0", b"{}"))
-        assert fut.result(timeout=5) == 1
+        futs = [j.enqueue_behind(_events(1, f"gate{k}"), (f"gate{k}-0", b"{}")) for k in range(3)]
+        assert sorted(f.result(timeout=5) for f in futs) == [1, 2, 3]  # nothing else came: committed anyway
+        assert j.answer("gate2-0") == b"{}"
     finally:
         j.stop()
+    assert [kind for _s, kind, _e in j.rows()] == ["done"] * 3
+
+
+def test_batches_queued_behind_while_a_commit_runs_share_the_next_and_go_first(engine, monkeypatch):
+    entered, release = threading.Event(), threading.Event()
+    real = Journal._insert
+
+    def slow_first(self, conn, rows, answers):
+        if not entered.is_set():  # hold the first commit open while more arrives
+            entered.set()
+            release.wait(10)
+        real(self, conn, rows, answers)
+
+    monkeypatch.setattr(Journal, "_insert", slow_first)
+    j = Journal(engine, "r", deliver=lambda seq, evs: None)
+    j.open()
+    j.start()
+    try:
+        first = j.enqueue(_events(1, "first"))
+        assert entered.wait(10)
+        later = j.enqueue(_events(2, "ingest"))  # queued before the gate batches below...
+        behind = [j.enqueue_behind(_events(1, f"gate{k}"), (f"gate{k}-0", b"{}")) for k in range(3)]
+        commits = j.commits
+        release.set()
+        assert first.result(timeout=10) == 1
+        seq = later.result(timeout=10)
+        # ...yet committed after them, in one group: they were applied before it was delivered.
+        assert [f.result(timeout=10) for f in behind] == [2, 3, 4] and seq == 5
+        assert j.commits == commits + 2
+        last = j.enqueue_behind(_events(1, "gate9"), ("gate9-0", b"{}"))
+    finally:
+        j.stop()  # a stop commits what waits behind
+    assert last.result(timeout=10) == 6
+    assert [kind for _s, kind, _e in j.rows()] == ["event"] + ["done"] * 3 + ["event", "done"]
+    assert j.answer("gate9-0") == b"{}"
 
 
 def test_a_cut_keeps_the_snapshot_in_parts_and_drops_the_rows_it_covers(engine):

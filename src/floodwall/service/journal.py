@@ -48,7 +48,7 @@ log = logging.getLogger("floodwall.journal")
 CHECKPOINT_EVERY = 0.5  # seconds between background WAL checkpoints (SQLite), when something was committed
 SNAPSHOT_PART = 16 << 20  # bytes of an engine snapshot a row
 GATE_ANSWERS_KEEP = 7 * 86_400.0  # seconds a gate answer is kept for retries (a cut drops older ones)
-BEHIND_WAIT = 0.05  # seconds a batch queued behind a reply waits for a group commit to ride with
+_WAKE = object()  # a queue item that only wakes the committer: batches were queued behind a reply
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list[LogEvent])
@@ -187,11 +187,14 @@ class Journal:
         return fut
 
     def enqueue_behind(self, events: Sequence, answer: tuple[str, bytes] | None = None) -> concurrent.futures.Future:
-        """Queue an applied batch (kind ``done``) that no caller waits for: it goes with the next group commit,
-        or within BEHIND_WAIT when none comes, so a gate call a millisecond does not wake the committer each time."""
+        """Queue an applied batch (kind ``done``) that no caller waits for, ahead of the next group commit."""
         fut: concurrent.futures.Future = concurrent.futures.Future()
         with self._behind_lock:
             self._behind.append((list(events), "done", answer, fut))
+        # Committed at once rather than held for a larger group: a small commit is a short stall for the
+        # gate calls behind it, where one held 50 ms was the gate's p99 (bench/RESULTS-service.md, stop 28).
+        # Those that queue while a commit runs still share the next one.
+        self._queue.put(_WAKE)
         return fut
 
     async def append(self, events: Sequence, kind: str = "event", answer: tuple[str, bytes] | None = None) -> int:
@@ -247,31 +250,28 @@ class Journal:
 
     def _run(self) -> None:
         while True:
-            try:
-                item = self._queue.get(timeout=BEHIND_WAIT)
-            except queue.Empty:  # nobody is waiting: time to write what was queued behind a reply
-                if self._behind:
-                    self._commit(self._take_behind())
-                continue
+            item = self._queue.get()
             # Batches queued behind a reply go first: they were applied before anything queued now was delivered.
             group = self._take_behind()
-            if item is None:
-                if group:
-                    self._commit(group)
-                self._close()
-                return
-            group.append(item)
-            while True:  # everything that queued while the last commit ran goes in this one
+            stop = item is None
+            if item is not None and item is not _WAKE:
+                group.append(item)
+            while not stop:  # everything that queued while the last commit ran goes in this one
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
-                    self._commit(group)
-                    self._close()
-                    return
-                group.append(nxt)
-            self._commit(group)
+                    stop = True
+                elif nxt is not _WAKE:
+                    group.append(nxt)
+            if stop:
+                group += self._take_behind()
+            if group:  # a wake whose batches an earlier commit took finds none
+                self._commit(group)
+            if stop:
+                self._close()
+                return
 
     def _connection(self) -> sa.Connection:
         """The committer's connection, opened on first use and after a failure."""
