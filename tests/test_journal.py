@@ -103,6 +103,29 @@ def test_a_failed_commit_refuses_its_batch_and_the_next_commit_works(engine, mon
     assert [[e.id for e in evs] for _, _, evs in j.rows()] == [["y-0", "y-1"]]
 
 
+def test_a_batch_that_cannot_be_encoded_fails_its_caller_and_the_committer_goes_on(engine, monkeypatch):
+    real = journal_mod._encoder
+
+    class Picky:
+        def encode(self, events):
+            if events and events[0].id.startswith("bad"):
+                raise TypeError("cannot encode")
+            return real.encode(events)
+
+    monkeypatch.setattr(journal_mod, "_encoder", Picky())
+    j = Journal(engine, "r", deliver=lambda seq, evs: None)
+    j.open()
+    j.start()
+    try:
+        with pytest.raises(JournalError, match="cannot encode"):  # an answer, not a caller left waiting
+            j.enqueue(_events(1, "bad")).result(timeout=5)
+        assert j.alive()  # one bad batch, not a broken journal
+        assert j.enqueue(_events(2, "good")).result(timeout=5) == 1
+    finally:
+        j.stop()
+    assert [[e.id for e in evs] for _, _, evs in j.rows()] == [["good-0", "good-1"]]
+
+
 def test_a_batch_queued_behind_a_reply_is_committed_without_waiting_for_other_traffic(engine):
     j = Journal(engine, "r", deliver=lambda seq, evs: None)
     j.open()

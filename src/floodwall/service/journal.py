@@ -301,14 +301,23 @@ class Journal:
 
     def _commit(self, group: list) -> None:
         now = time.time()
-        rows, answers = [], []
+        rows, answers, kept = [], [], []
         seq = self._seq
-        for events, kind, answer, _fut in group:
+        for events, kind, answer, fut in group:
+            try:
+                body = _encoder.encode(events)
+            except Exception as exc:  # noqa: BLE001  (a batch that cannot be written fails alone, and the thread goes on)
+                log.exception("a journal batch of %d events cannot be encoded; its caller is told", len(events))
+                fut.set_exception(JournalError(f"the journal could not encode the batch: {type(exc).__name__}: {exc}"))
+                continue
             seq += 1
-            rows.append({"run": self.run, "seq": seq, "kind": kind, "events": len(events),
-                         "body": _encoder.encode(events), "ts": now})
+            kept.append((events, kind, answer, fut))
+            rows.append({"run": self.run, "seq": seq, "kind": kind, "events": len(events), "body": body, "ts": now})
             if answer is not None:
                 answers.append({"run": self.run, "id": answer[0], "answer": answer[1], "ts": now})
+        group = kept
+        if not group:
+            return
         # Accepted events wait for an fsync (FULL, unless FLOODWALL_SYNC=normal). A group of gate answers and
         # bank edits only: written to the WAL without the fsync (NORMAL), which a killed process keeps and
         # only a power loss could take back; the gate's latency then has no fsync in it.
