@@ -250,26 +250,17 @@ class Journal:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            # Batches queued behind a reply go first: they were applied before anything queued now was delivered.
-            group = self._take_behind()
-            stop = item is None
-            if item is not None and item is not _WAKE:
-                group.append(item)
-            while not stop:  # everything that queued while the last commit ran goes in this one
+            items = [self._queue.get()]
+            while True:  # everything that queued while the last commit ran goes in this one
                 try:
-                    nxt = self._queue.get_nowait()
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if nxt is None:
-                    stop = True
-                elif nxt is not _WAKE:
-                    group.append(nxt)
-            if stop:
-                group += self._take_behind()
+            # Batches queued behind a reply go first: they were applied before anything queued now was delivered.
+            group = self._take_behind() + [it for it in items if it is not None and it is not _WAKE]
             if group:  # a wake whose batches an earlier commit took finds none
                 self._commit(group)
-            if stop:
+            if any(it is None for it in items):
                 self._close()
                 return
 
